@@ -1,0 +1,99 @@
+// swift-tools-version: 6.2
+//
+// dropnet: turn labelled videos into an on-device image classifier.
+//
+// Targets, from the bottom up (dependencies point one way):
+//   COpenCV, CDNNL       system libraries (pkg-config / module maps), no code
+//   DropnetCV            C++ shim over OpenCV behind a plain-C header
+//   DropnetEngine        oneDNN tensors and layers, MobileNet v1; no files, no daemons
+//   DropnetDataset       drop-folder contract, manifest, incremental frame extraction
+//   DropnetModel         checkpoints (safetensors), TensorFlow GraphDef import
+//   dropnet              the command-line tool: composes the parts
+import PackageDescription
+
+let strictSwift: [SwiftSetting] = [.treatAllWarnings(as: .error)]
+let strictC: [CSetting] = [.treatAllWarnings(as: .error)]
+let strictCXX: [CXXSetting] = [.treatAllWarnings(as: .error)]
+
+let package = Package(
+  name: "dropnet",
+  platforms: [.macOS(.v13)],
+  products: [
+    .executable(name: "dropnet", targets: ["dropnet"])
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    .package(url: "https://github.com/apple/swift-crypto", from: "3.0.0"),
+    .package(url: "https://github.com/apple/swift-protobuf", from: "1.28.0"),
+  ],
+  targets: [
+    .systemLibrary(
+      name: "COpenCV",
+      pkgConfig: "opencv4",
+      providers: [.apt(["libopencv-dev"])]
+    ),
+    .systemLibrary(
+      name: "CDNNL",
+      providers: [.apt(["libdnnl-dev"])]
+    ),
+    .target(
+      name: "DropnetCV",
+      dependencies: ["COpenCV"],
+      cSettings: strictC,
+      cxxSettings: strictCXX
+    ),
+    .target(
+      name: "DropnetEngine",
+      dependencies: ["CDNNL"],
+      swiftSettings: strictSwift
+    ),
+    .target(
+      name: "DropnetDataset",
+      dependencies: [
+        "DropnetCV",
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "Crypto", package: "swift-crypto"),
+      ],
+      swiftSettings: strictSwift
+    ),
+    .target(
+      name: "DropnetModel",
+      dependencies: [
+        "DropnetEngine",
+        .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+        .product(name: "Crypto", package: "swift-crypto"),
+      ],
+      swiftSettings: strictSwift
+    ),
+    .executableTarget(
+      name: "dropnet",
+      dependencies: [
+        "DropnetCV",
+        "DropnetDataset",
+        "DropnetEngine",
+        "DropnetModel",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      swiftSettings: strictSwift
+    ),
+    .testTarget(
+      name: "DropnetDatasetTests",
+      dependencies: ["DropnetDataset", "DropnetCV"],
+      swiftSettings: strictSwift
+    ),
+    .testTarget(
+      name: "DropnetEngineTests",
+      dependencies: ["DropnetEngine"],
+      swiftSettings: strictSwift
+    ),
+    .testTarget(
+      name: "DropnetModelTests",
+      dependencies: ["DropnetModel", "DropnetEngine", "DropnetCV"],
+      resources: [.copy("Fixtures")],
+      swiftSettings: strictSwift
+    ),
+  ],
+  cxxLanguageStandard: .cxx17
+)

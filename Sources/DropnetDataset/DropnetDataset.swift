@@ -1,0 +1,2 @@
+/// Drop-folder contract, manifest and incremental frame extraction.
+public enum DropnetDataset {}

@@ -1,0 +1,2 @@
+/// Checkpoints (safetensors) and TensorFlow GraphDef import.
+public enum DropnetModel {}

@@ -1,0 +1,2 @@
+import XCTest
+final class PlaceholderDatasetTests: XCTestCase { func testBuilds() { XCTAssertTrue(true) } }

@@ -1,0 +1,2 @@
+import XCTest
+final class PlaceholderModelTests: XCTestCase { func testBuilds() { XCTAssertTrue(true) } }
