@@ -5,6 +5,7 @@
 // Targets, from the bottom up (dependencies point one way):
 //   COpenCV, CDNNL       system libraries (pkg-config / module maps), no code
 //   DropnetCV            C++ shim over OpenCV behind a plain-C header
+//   DropnetMedia         Swift view of DropnetCV: images, video frames, plots
 //   DropnetEngine        oneDNN tensors and layers, MobileNet v1; no files, no daemons
 //   DropnetDataset       drop-folder contract, manifest, incremental frame extraction
 //   DropnetModel         checkpoints (safetensors), TensorFlow GraphDef import
@@ -44,6 +45,11 @@ let package = Package(
       cxxSettings: strictCXX
     ),
     .target(
+      name: "DropnetMedia",
+      dependencies: ["DropnetCV"],
+      swiftSettings: strictSwift
+    ),
+    .target(
       name: "DropnetEngine",
       dependencies: ["CDNNL"],
       swiftSettings: strictSwift
@@ -51,7 +57,7 @@ let package = Package(
     .target(
       name: "DropnetDataset",
       dependencies: [
-        "DropnetCV",
+        "DropnetMedia",
         .product(name: "Logging", package: "swift-log"),
         .product(name: "Crypto", package: "swift-crypto"),
       ],
@@ -69,7 +75,7 @@ let package = Package(
     .executableTarget(
       name: "dropnet",
       dependencies: [
-        "DropnetCV",
+        "DropnetMedia",
         "DropnetDataset",
         "DropnetEngine",
         "DropnetModel",
@@ -80,7 +86,9 @@ let package = Package(
     ),
     .testTarget(
       name: "DropnetDatasetTests",
-      dependencies: ["DropnetDataset", "DropnetCV"],
+      dependencies: [
+        "DropnetDataset", "DropnetMedia", .product(name: "Logging", package: "swift-log"),
+      ],
       swiftSettings: strictSwift
     ),
     .testTarget(

@@ -1,2 +1,3 @@
 import XCTest
+
 final class PlaceholderEngineTests: XCTestCase { func testBuilds() { XCTAssertTrue(true) } }

@@ -1,2 +1,3 @@
 import XCTest
+
 final class PlaceholderModelTests: XCTestCase { func testBuilds() { XCTAssertTrue(true) } }

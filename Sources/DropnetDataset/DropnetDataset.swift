@@ -1,2 +1,0 @@
-/// Drop-folder contract, manifest and incremental frame extraction.
-public enum DropnetDataset {}

@@ -1,2 +1,0 @@
-import XCTest
-final class PlaceholderDatasetTests: XCTestCase { func testBuilds() { XCTAssertTrue(true) } }
