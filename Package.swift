@@ -92,6 +92,16 @@ let package = Package(
       swiftSettings: strictSwift
     ),
     .testTarget(
+      name: "DropnetMediaTests",
+      dependencies: ["DropnetMedia"],
+      swiftSettings: strictSwift
+    ),
+    .testTarget(
+      name: "DropnetCLITests",
+      dependencies: ["dropnet"],
+      swiftSettings: strictSwift
+    ),
+    .testTarget(
       name: "DropnetEngineTests",
       dependencies: ["DropnetEngine"],
       swiftSettings: strictSwift

@@ -240,9 +240,12 @@ dncv_status dncv_video_open(const char *path, dncv_video **out,
     info->fps = std::isfinite(fps) && fps > 0 ? fps : 0;
     double frames = video->capture.get(cv::CAP_PROP_FRAME_COUNT);
     info->claimed_frame_count = std::isfinite(frames) && frames > 0 ? int64_t(frames) : 0;
-    // OpenCV reports the display matrix angle as degrees to rotate clockwise.
+    // OpenCV 4.6 reports the display matrix angle counter-clockwise, and its
+    // own auto-rotation applies it clockwise (the opencv#22088 bug). Frames
+    // are shown upright by rotating the other way, as FFmpeg itself does;
+    // VideoOrientationTests checks this against FFmpeg's decoding.
     int32_t meta = int32_t(std::lround(video->capture.get(cv::CAP_PROP_ORIENTATION_META)));
-    info->rotation_clockwise_degrees = ((meta % 360) + 360) % 360;
+    info->rotation_clockwise_degrees = ((360 - meta % 360) + 360) % 360;
     int fourcc = int(video->capture.get(cv::CAP_PROP_FOURCC));
     for (int index = 0; index < 4; ++index) {
       char character = char((fourcc >> (8 * index)) & 0xff);

@@ -80,7 +80,13 @@ struct ExtractCommand: ParsableCommand {
     let started = Date()
     let summary: DatasetBuilder.Summary
     do {
-      summary = try builder.run(events: { event in Self.show(event, on: terminal) })
+      summary = try builder.run(events: { event in
+        if case .decoding(let path, let decoded, let expected) = event {
+          logger.debug(
+            "decoding", metadata: ["movie": "\(path)", "frame": "\(decoded)", "of": "\(expected)"])
+        }
+        Self.show(event, on: terminal)
+      })
     } catch let error as DatasetError {
       terminal.note("error: \(error)")
       throw ExitCode(2)

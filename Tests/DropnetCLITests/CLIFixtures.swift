@@ -1,0 +1,98 @@
+import Foundation
+import XCTest
+
+/// Runs the `dropnet` executable built beside the test bundle.
+enum CLIFixtures {
+  static var executable: URL {
+    get throws {
+      let candidates = [
+        Bundle.main.bundleURL.deletingLastPathComponent(),
+        Bundle.main.bundleURL,
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent(),
+      ].map { $0.appendingPathComponent("dropnet") }
+      guard
+        let found = candidates.first(where: {
+          FileManager.default.isExecutableFile(atPath: $0.path)
+        })
+      else {
+        throw XCTSkip(
+          "the dropnet executable is not built beside the tests; run `swift build` first")
+      }
+      return found
+    }
+  }
+
+  /// A running process whose stdout and stderr are read line by line.
+  struct Running {
+    let process: Process
+    let lines: AsyncLineSequence
+  }
+
+  /// Lines of a pipe, read as they arrive (blocking reads: the test waits on real output).
+  struct AsyncLineSequence: Sequence, IteratorProtocol {
+    let handle: FileHandle
+    var buffer = Data()
+
+    mutating func next() -> String? {
+      while true {
+        if let newline = buffer.firstIndex(of: 10) {
+          let line = String(decoding: buffer[buffer.startIndex..<newline], as: UTF8.self)
+          buffer.removeSubrange(buffer.startIndex...newline)
+          return line
+        }
+        let chunk = handle.availableData
+        if chunk.isEmpty { return buffer.isEmpty ? nil : String(decoding: buffer, as: UTF8.self) }
+        buffer.append(chunk)
+      }
+    }
+  }
+
+  static func start(_ arguments: [String]) throws -> Running {
+    let process = Process()
+    process.executableURL = try executable
+    process.arguments = arguments
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    try process.run()
+    return Running(process: process, lines: AsyncLineSequence(handle: pipe.fileHandleForReading))
+  }
+
+  static func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
+    let running = try start(arguments)
+    let output = running.lines.joined(separator: "\n")
+    running.process.waitUntilExit()
+    return (running.process.terminationStatus, output)
+  }
+
+  static func manifest(_ state: URL) throws -> [String: Any] {
+    let data = try Data(contentsOf: state.appendingPathComponent("manifest.json"))
+    return try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+  }
+
+  static func opencvSample(_ name: String) throws -> URL {
+    let url = URL(fileURLWithPath: "/usr/share/doc/opencv-doc/examples/data/\(name)")
+    guard FileManager.default.fileExists(atPath: url.path) else {
+      throw XCTSkip("missing \(url.path): run Tests/run-tests.sh (it installs opencv-doc)")
+    }
+    return url
+  }
+
+  static func temporaryFolder() throws -> URL {
+    let url = FileManager.default.temporaryDirectory
+      .appendingPathComponent("dropnet-cli-tests-\(getpid())-\(UUID().uuidString.prefix(8))")
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
+  }
+
+  static func ffmpeg(_ arguments: [String]) throws {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/ffmpeg")
+    process.arguments = ["-nostdin", "-hide_banner", "-loglevel", "error", "-y"] + arguments
+    try process.run()
+    process.waitUntilExit()
+    guard process.terminationStatus == 0 else {
+      throw NSError(domain: "ffmpeg", code: Int(process.terminationStatus))
+    }
+  }
+}
