@@ -37,7 +37,8 @@ final class QualityFilterTests: XCTestCase {
     settings.sampling = .rate(7.5)
     settings.maximumFramesPerMovie = 300
     XCTAssertEqual(settings.interval(framesPerSecond: 30, claimedFrameCount: 300), 4)
-    XCTAssertEqual(settings.interval(framesPerSecond: 0, claimedFrameCount: 0), 4)  // 30 fps assumed
+    // An unknown frame rate is taken as 30 fps.
+    XCTAssertEqual(settings.interval(framesPerSecond: 0, claimedFrameCount: 0), 4)
     // A 10-minute 30 fps movie (18,000 frames) is sampled every 60 frames to stay at 300.
     XCTAssertEqual(settings.interval(framesPerSecond: 30, claimedFrameCount: 18_000), 60)
     settings.sampling = .interval(3)
