@@ -484,7 +484,7 @@ def shot_filter(input_index, shot, output_size, label):
 
 
 def movie_commands(movie, photo_class_label, output_size=None, seed_name=None):
-    """Return (ffmpeg command lines, frame count, input files) that make one movie."""
+    """Return (ffmpeg command lines, frame count, input files, description) for one movie."""
     display_size = output_size or (PORTRAIT_SIZE if movie.portrait else SQUARE_SIZE)
     rng = random.Random(seed_name or movie.path)
     photos = [f"photos/{photo_class_label}/{name}.webp" for name in movie.photos]
@@ -513,13 +513,16 @@ def movie_commands(movie, photo_class_label, output_size=None, seed_name=None):
 
     # Motion blur: average WHIP_BLEND_FRAMES consecutive frames, used only around whip cuts.
     cut_frames = []
+    shot_ranges = []
     first = 0
     for shot in shots:
+        shot_ranges.append({"photo": shot.photo, "first_frame": first, "frame_count": shot.frame_count})
         first += shot.frame_count
         if shot.whip_out:
             cut_frames.append(first)
+    blurred = [[cut - WHIP_FRAMES + 1, cut + WHIP_FRAMES - 2] for cut in cut_frames]
     if cut_frames:
-        windows = "+".join(f"between(n,{cut - WHIP_FRAMES + 1},{cut + WHIP_FRAMES - 2})" for cut in cut_frames)
+        windows = "+".join(f"between(n,{start},{end})" for start, end in blurred)
         graph.append(
             # The Gaussian smooths the blended positions into a streak, as a real exposure would.
             f"[joined]split[sharp][toblur];[toblur]tmix=frames={WHIP_BLEND_FRAMES},gblur=sigma=2.5[blurred];"
@@ -577,7 +580,20 @@ def movie_commands(movie, photo_class_label, output_size=None, seed_name=None):
         # clockwise. verify_portrait() checks the result, so a different ffmpeg fails loudly.
         tag = ["-c", "copy", "-metadata:s:v:0", "rotate=270", "-fflags", "+bitexact", "-movflags", "+faststart"]
         commands.append(ffmpeg("-i", output, *tag, movie.path))
-    return commands, total_frames, photos
+    width, height = display_size
+    description = {
+        "path": movie.path,
+        "label": photo_class_label,
+        "codec": movie.codec,
+        "frame_rate": FRAME_RATE,
+        "frame_count": total_frames,
+        "display_size": [width, height],
+        "coded_size": [height, width] if movie.portrait else [width, height],
+        "display_rotation": -90 if movie.portrait else 0,
+        "shots": shot_ranges,
+        "blurred_frames": blurred,
+    }
+    return commands, total_frames, photos, description
 
 
 def verify_portrait(movie_path):
@@ -728,19 +744,21 @@ def bad_inputs_jobs():
     return jobs
 
 
+def write_if_changed(relative_path, text):
+    """Rewrite a small generated text file only when its content differs (keeps mtimes stable)."""
+    path = GENERATED_DIR / relative_path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
+
+
 def write_small_bad_files():
     """Files whose content is fixed text: rewritten every run (cheap), so no stamp is needed."""
-    folder = GENERATED_DIR / "bad"
-    folder.mkdir(parents=True, exist_ok=True)
-    empty = folder / "empty.mov"
-    if not empty.exists() or empty.stat().st_size != 0:
-        empty.write_bytes(b"")
-    text = (
-        "This is a plain text file named .mov. dropnet must report it as not a video and carry on.\n"
+    write_if_changed("bad/empty.mov", "")
+    write_if_changed(
+        "bad/not-a-video.mov",
+        "This is a plain text file named .mov. dropnet must report it as not a video and carry on.\n",
     )
-    not_video = folder / "not-a-video.mov"
-    if not not_video.exists() or not_video.read_text() != text:
-        not_video.write_text(text)
 
 
 def truncate_file(source, target, fraction=0.3):
@@ -760,7 +778,7 @@ def long_movie_jobs():
         seconds_per_photo=(2.0, 2.0),
         whip_after=(1, 3),
     )
-    commands, frames, inputs = movie_commands(segment, "fish", output_size=LONG_SIZE, seed_name="long")
+    commands, frames, inputs, _ = movie_commands(segment, "fish", output_size=LONG_SIZE, seed_name="long")
     loop = ffmpeg(
         "-stream_loop",
         str(LONG_LOOPS - 1),
@@ -804,16 +822,20 @@ def main():
     steps = extract_photos()
 
     movie_jobs = []
+    descriptions = []
     seconds = 0.0
     movie_count = 0
     for photo_class in CLASSES:
         for movie in photo_class.movies:
-            commands, frames, inputs = movie_commands(movie, photo_class.label)
+            commands, frames, inputs, description = movie_commands(movie, photo_class.label)
+            descriptions.append(description)
             after = (lambda path=movie.path: verify_portrait(path)) if movie.portrait else None
             movie_jobs.append(([movie.path], commands, inputs, after, "portrait check" if after else ""))
             seconds += frames / FRAME_RATE
             movie_count += 1
-    rotation_commands, _, rotation_inputs = movie_commands(ROTATION_MOVIE, ROTATION_PHOTO_CLASS)
+    rotation_commands, _, rotation_inputs, description = movie_commands(ROTATION_MOVIE, ROTATION_PHOTO_CLASS)
+    descriptions.append(description)
+    write_if_changed("movies.json", json.dumps({"movies": descriptions}, indent=2) + "\n")
     # The longest movies first, so the two workers finish together.
     movie_jobs.sort(key=lambda job: -len(job[1][0]))  # a longer command line means more photos
     heldout_jobs = [job for photo_class in CLASSES for job in make_heldout(photo_class)]
@@ -831,17 +853,19 @@ def main():
     write_small_bad_files()
     steps += run_jobs(bad_inputs_jobs(), options.jobs)
 
+    long_note = ""
     if options.long:
         long_jobs, _ = long_movie_jobs()
         for job in long_jobs:
             steps += build(*job)
+        long_note = f", plus long/long-1080p.mov ({LONG_LOOPS * 10 // 60} min)"
 
     heldout_count = sum(len(c.heldout) for c in CLASSES)
     elapsed = time.monotonic() - started
     work = f"{steps} steps run" if steps else "nothing to do"
     print(
         f"examples: {len(CLASSES)} classes ({', '.join(c.label for c in CLASSES)}), {movie_count} movies, "
-        f"{seconds:.1f} s of video, {heldout_count} held-out photos in {GENERATED_DIR} "
+        f"{seconds:.1f} s of video, {heldout_count} held-out photos{long_note} in {GENERATED_DIR} "
         f"({work}, {elapsed:.1f} s)"
     )
     return 0
