@@ -21,4 +21,5 @@ if [[ "$(ffmpeg -hide_banner -encoders 2>/dev/null)" != *libx265* ]]; then
   exit 1
 fi
 
-exec python3 "$here/make_examples.py" "$@"
+# -B: write no __pycache__ into the source tree.
+exec python3 -B "$here/make_examples.py" "$@"
