@@ -341,9 +341,9 @@ def photo_size(relative_path):
 # Camera motion: one handheld "shot" of a photo, written as ffmpeg perspective-filter expressions.
 #
 # The photo is scaled (lanczos, once) to just cover the output frame and padded to the output
-# aspect ratio; the perspective filter then maps a moving,
-# rotating window of that canvas (the camera's view) onto the whole frame. All positions are in
-# canvas pixels; n is the frame number within the shot ("in" in ffmpeg's expression language).
+# aspect ratio; the perspective filter then maps a moving, rotating window of that canvas (the
+# camera's view) onto the whole frame. All positions are in canvas pixels; `in` (ffmpeg's
+# expression variable) is the frame number within the shot.
 
 
 @dataclass
@@ -425,7 +425,7 @@ def plan_shot(photo, size, frame_count, output_size, rng, whip_in, whip_out):
     half_width = f"({half_height}*{aspect:.5f})"
 
     # Tremor: three incommensurate sines (about 1.3, 3.1 and 7.3 Hz) look like a random hand.
-    def tremor(phase_seed):
+    def tremor():
         phases = [rng.uniform(0, 2 * math.pi) for _ in range(3)]
         weights = (0.6, 0.3, 0.15)
         frequencies = (1.3, 3.1, 7.3)
@@ -444,7 +444,7 @@ def plan_shot(photo, size, frame_count, output_size, rng, whip_in, whip_out):
             path += f"+{whip_out_amount:.2f}*pow(max(in-{last - WHIP_FRAMES},0)/{WHIP_FRAMES},2)"
         if whip_in and axis == whip_axis_in:
             path += f"-{whip_in_amount:.2f}*pow(max({WHIP_FRAMES}-in,0)/{WHIP_FRAMES},2)"
-        path += f"+{tremor(axis)}"
+        path += f"+{tremor()}"
         # Safety net: never let the view leave the photo (it would show the canvas padding).
         extent = half_width if axis == 0 else half_height
         limit = scaled_width if axis == 0 else scaled_height
