@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the Debian packages dropnet builds with, runs with, and tests with; idempotent and
+# quiet when everything is present. Needs root (or sudo) on Debian 12.
+set -euo pipefail
+
+packages=(
+  pkg-config
+  libopencv-dev        # DropnetCV: video decoding, JPEG, image filters, plots
+  libdnnl-dev          # DropnetEngine: oneDNN compute
+  libinotifytools0-dev # the daemon's folder watcher
+  libsystemd-dev       # journald logging, sd_notify
+  ffmpeg               # examples: renders the example movies; tests: reference decoding
+  opencv-doc           # OpenCV's sample videos and photos (tests), ImageNet class names
+  gcompris-qt-data     # public-domain photos the example movies are made from
+)
+
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||
+    missing+=("$package")
+done
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+
+sudo=""
+if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
+echo "installing: ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
