@@ -14,7 +14,7 @@ struct Dropnet: ParsableCommand {
       Start with `dropnet extract --drop DIR --state DIR`; see README.md for the whole flow.
       """,
     version: DropnetVersion.string,
-    subcommands: [ExtractCommand.self]
+    subcommands: [ExtractCommand.self, BenchCommand.self]
   )
 }
 

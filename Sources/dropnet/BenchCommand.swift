@@ -1,0 +1,9 @@
+import ArgumentParser
+
+struct BenchCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "bench",
+    abstract: "Measure speed and memory (build with -c release for figures worth quoting).",
+    subcommands: [BenchExtractCommand.self]
+  )
+}
