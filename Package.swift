@@ -64,6 +64,8 @@ let package = Package(
         .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         .product(name: "Crypto", package: "swift-crypto"),
       ],
+      // The schema and its generator script live beside the generated tensorflow_graph.pb.swift.
+      exclude: ["Proto/tensorflow_graph.proto", "Proto/regenerate.sh"],
       swiftSettings: strictSwift
     ),
     .executableTarget(
