@@ -185,6 +185,17 @@
       print("ReferenceTests (engine vs TensorFlow 2.21.0):\n  " + report.joined(separator: "\n  "))
     }
 
+    func testImporterAndEngineAgreeOnTheTensorLayout() {
+      // DropnetModel's table (what the importer checks) and the engine's (what it accepts)
+      // must name the same tensors with the same shapes, in the same network order.
+      XCTAssertEqual(MobileNetV1Layout.tensors.map(\.name), MobileNetV1.tensorNames)
+      for spec in MobileNetV1Layout.tensors {
+        XCTAssertEqual(MobileNetV1.expectedShapes[spec.name], spec.shape, spec.name)
+      }
+      XCTAssertEqual(MobileNetV1.expectedShapes.count, MobileNetV1Layout.tensors.count)
+      XCTAssertEqual(MobileNetV1.layerNames, Self.layerNames)
+    }
+
     func testSingleImageGivesTheSameAnswerAsInABatch() throws {
       let references = try references()
       let network = try network(batchSize: references.count)
