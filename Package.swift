@@ -26,7 +26,8 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
     .package(url: "https://github.com/apple/swift-crypto", from: "3.0.0"),
-    .package(url: "https://github.com/apple/swift-protobuf", from: "1.28.0"),
+    // Generated tensorflow_graph.pb.swift comes from protoc-gen-swift 1.39.0 and needs its runtime.
+    .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
   ],
   targets: [
     .systemLibrary(
@@ -70,6 +71,8 @@ let package = Package(
         .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         .product(name: "Crypto", package: "swift-crypto"),
       ],
+      // The schema and its generator script live beside the generated tensorflow_graph.pb.swift.
+      exclude: ["Proto/tensorflow_graph.proto", "Proto/regenerate.sh"],
       swiftSettings: strictSwift
     ),
     .executableTarget(

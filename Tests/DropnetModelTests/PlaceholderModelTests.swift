@@ -1,3 +1,0 @@
-import XCTest
-
-final class PlaceholderModelTests: XCTestCase { func testBuilds() { XCTAssertTrue(true) } }

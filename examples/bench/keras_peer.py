@@ -1,0 +1,127 @@
+#!/usr/bin/env python3
+"""Side-by-side peer for dropnet's engine: MobileNet v1 1.0/224 inference in Keras/TF 2.21.
+
+Builds tf.keras.applications.MobileNet(alpha=1.0, weights=None, classes=1001), loads the
+ImageNet weights from the same frozen graph dropnet imports (examples/weights/
+mobilenet_v1_imagenet.pb, from examples/fetch-weights.sh), checks that the Keras model
+reproduces the frozen graph on a reference photo, then times model.predict at batch 16 with
+2 threads and prints images/s. `--graph` times the frozen graph itself (a TF session) instead.
+
+Not part of CI. Needs: pip install tensorflow-cpu==2.21.0
+Usage, from the package root:
+    python3 examples/bench/keras_peer.py [--batches 10] [--threads 2] [--graph]
+"""
+import argparse
+import os
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+GRAPH = os.path.join(ROOT, "examples", "weights", "mobilenet_v1_imagenet.pb")
+PHOTO = os.path.join(ROOT, "Tests", "DropnetModelTests", "Fixtures", "reference", "coffee.rgb")
+BATCH = 16
+SIZE = 224
+CLASSES = 1001
+
+
+def graph_constants():
+    graph_def = tf.compat.v1.GraphDef()
+    with open(GRAPH, "rb") as handle:
+        graph_def.ParseFromString(handle.read())
+    constants = {
+        node.name: tf.make_ndarray(node.attr["value"].tensor)
+        for node in graph_def.node
+        if node.op == "Const"
+    }
+    return graph_def, constants
+
+
+def keras_model(constants):
+    """Keras MobileNet with every layer's weights taken from the TF-slim constants."""
+    model = tf.keras.applications.MobileNet(
+        input_shape=(SIZE, SIZE, 3), alpha=1.0, weights=None, classes=CLASSES,
+        classifier_activation="softmax",
+    )
+
+    def batch_norm(scope):
+        prefix = f"MobilenetV1/{scope}/BatchNorm/"
+        return [constants[prefix + n] for n in ("gamma", "beta", "moving_mean", "moving_variance")]
+
+    model.get_layer("conv1").set_weights([constants["MobilenetV1/Conv2d_0/weights"]])
+    model.get_layer("conv1_bn").set_weights(batch_norm("Conv2d_0"))
+    for block in range(1, 14):
+        depthwise, pointwise = f"Conv2d_{block}_depthwise", f"Conv2d_{block}_pointwise"
+        model.get_layer(f"conv_dw_{block}").set_weights(
+            [constants[f"MobilenetV1/{depthwise}/depthwise_weights"]])
+        model.get_layer(f"conv_dw_{block}_bn").set_weights(batch_norm(depthwise))
+        model.get_layer(f"conv_pw_{block}").set_weights(
+            [constants[f"MobilenetV1/{pointwise}/weights"]])
+        model.get_layer(f"conv_pw_{block}_bn").set_weights(batch_norm(pointwise))
+    model.get_layer("conv_preds").set_weights([
+        constants["MobilenetV1/Logits/Conv2d_1c_1x1/weights"],
+        constants["MobilenetV1/Logits/Conv2d_1c_1x1/biases"],
+    ])
+    return model
+
+
+def graph_runner(graph_def, threads):
+    graph = tf.Graph()
+    with graph.as_default():
+        images = tf.compat.v1.placeholder(tf.float32, [None, SIZE, SIZE, 3])
+        tf.graph_util.import_graph_def(graph_def, input_map={"input:0": images}, name="")
+        logits = graph.get_tensor_by_name("MobilenetV1/Predictions/Reshape:0")
+        probabilities = tf.nn.softmax(logits)
+    config = tf.compat.v1.ConfigProto(
+        intra_op_parallelism_threads=threads, inter_op_parallelism_threads=1)
+    session = tf.compat.v1.Session(graph=graph, config=config)
+    return lambda x: session.run(probabilities, {images: x})
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batches", type=int, default=10, help="timed batches of 16")
+    parser.add_argument("--threads", type=int, default=2, help="TF intra-op threads")
+    parser.add_argument("--graph", action="store_true", help="time the frozen graph instead")
+    arguments = parser.parse_args()
+    if not os.path.exists(GRAPH):
+        raise SystemExit(f"{GRAPH} is missing: run examples/fetch-weights.sh first")
+    tf.config.threading.set_intra_op_parallelism_threads(arguments.threads)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+
+    graph_def, constants = graph_constants()
+    run_graph = graph_runner(graph_def, arguments.threads)
+    photo = np.frombuffer(open(PHOTO, "rb").read(), np.uint8).reshape(1, SIZE, SIZE, 3)
+    photo = (photo.astype(np.float32) - np.float32(127.5)) / np.float32(127.5)
+    reference = run_graph(photo)
+
+    if arguments.graph:
+        name, predict = "frozen graph (tf.compat.v1.Session.run)", run_graph
+    else:
+        model = keras_model(constants)
+        name = "Keras MobileNet (model.predict)"
+        predict = lambda x: model.predict(x, batch_size=BATCH, verbose=0)  # noqa: E731
+        difference = float(np.abs(predict(photo) - reference).max())
+        print(f"Keras vs frozen graph on coffee.rgb: max |probability difference| {difference:.2e}")
+        if difference > 1e-4:
+            raise SystemExit("the Keras model does not reproduce the frozen graph")
+    print(f"top-1 on coffee.rgb: class {int(reference.argmax())} (968 = espresso)")
+
+    rng = np.random.default_rng(0)
+    batch = rng.uniform(-1, 1, size=(BATCH, SIZE, SIZE, 3)).astype(np.float32)
+    for _ in range(2):  # warm-up: kernel selection, graph tracing
+        predict(batch)
+    start = time.perf_counter()
+    for _ in range(arguments.batches):
+        predict(batch)
+    elapsed = time.perf_counter() - start
+    images = arguments.batches * BATCH
+    print(
+        f"{name}, TF {tf.__version__}, batch {BATCH}, {arguments.threads} threads: "
+        f"{images / elapsed:.1f} images/s ({images} images in {elapsed:.2f} s)")
+
+
+if __name__ == "__main__":
+    main()
