@@ -9,6 +9,7 @@
 //   DropnetEngine        oneDNN tensors and layers, MobileNet v1; no files, no daemons
 //   DropnetDataset       drop-folder contract, manifest, incremental frame extraction
 //   DropnetModel         checkpoints (safetensors), TensorFlow GraphDef import
+//   DropnetCoreML        CoreML .mlmodel export of a checkpoint, and its parse-back reader
 //   dropnet              the command-line tool: composes the parts
 import PackageDescription
 
@@ -75,6 +76,18 @@ let package = Package(
       exclude: ["Proto/tensorflow_graph.proto", "Proto/regenerate.sh"],
       swiftSettings: strictSwift
     ),
+    .target(
+      name: "DropnetCoreML",
+      dependencies: [
+        "DropnetModel",
+        "DropnetEngine",
+        .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+        .product(name: "Crypto", package: "swift-crypto"),
+      ],
+      // The schema subset and its generator script live beside the generated coreml_model.pb.swift.
+      exclude: ["Proto/coreml_model.proto", "Proto/regenerate.sh"],
+      swiftSettings: strictSwift
+    ),
     .executableTarget(
       name: "dropnet",
       dependencies: [
@@ -107,6 +120,12 @@ let package = Package(
     .testTarget(
       name: "DropnetEngineTests",
       dependencies: ["DropnetEngine"],
+      swiftSettings: strictSwift
+    ),
+    .testTarget(
+      name: "DropnetCoreMLTests",
+      dependencies: ["DropnetCoreML", "DropnetModel", "DropnetEngine"],
+      exclude: ["check_mlmodel.py"],
       swiftSettings: strictSwift
     ),
     .testTarget(

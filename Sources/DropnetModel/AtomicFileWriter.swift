@@ -9,10 +9,10 @@ import Foundation
 /// Writes a whole file so that readers see either the old file or the complete new one:
 /// the bytes go to a temporary file in the same folder, which is fsynced, renamed over the
 /// destination, and then the folder is fsynced so the rename itself survives a power cut.
-enum AtomicFileWriter {
+public enum AtomicFileWriter {
   /// Replaces `url` with `data`; on failure the destination is untouched and the
   /// temporary file is removed.
-  static func write(_ data: Data, to url: URL) throws {
+  public static func write(_ data: Data, to url: URL) throws {
     let folder = url.deletingLastPathComponent()
     // Same folder, so rename(2) never crosses a file system; the random part keeps two
     // concurrent writers from sharing a temporary file.

@@ -1,0 +1,315 @@
+import DropnetEngine
+import DropnetModel
+import Foundation
+import SwiftProtobuf
+
+/// An exported `.mlmodel` read back: its description, preprocessing, labels and layers, and
+/// the MobileNet v1 weights it holds in the engine's TF-slim form, so the file can be run on
+/// Linux and compared with the checkpoint it came from.
+public struct CoreMLClassifierFile: Sendable {
+  /// The model's metadata block.
+  public struct Metadata: Sendable, Equatable {
+    public var shortDescription: String
+    public var versionString: String
+    public var author: String
+    public var license: String
+    public var userDefined: [String: String]
+  }
+
+  /// One layer: its name, kind, wiring and parameter count.
+  public struct LayerSummary: Sendable, Equatable {
+    public var name: String
+    /// "convolution", "unary", "pooling", "innerProduct", "activation", "softmax", or "other".
+    public var kind: String
+    public var inputs: [String]
+    public var outputs: [String]
+    /// Weights plus biases stored in the layer.
+    public var parameterCount: Int
+  }
+
+  /// Declared CoreML specification version.
+  public var specificationVersion: Int
+  /// Whether the model declares itself updatable.
+  public var isUpdatable: Bool
+  /// The image input's name, size and colour space.
+  public var inputName: String
+  public var imageWidth: Int
+  public var imageHeight: Int
+  public var isRGB: Bool
+  /// The classifier's image preprocessing: value * channelScale + per-channel bias.
+  public var channelScale: Float
+  public var redBias: Float
+  public var greenBias: Float
+  public var blueBias: Float
+  /// Class labels in output order.
+  public var classLabels: [String]
+  /// Output feature names, and which are the label and the probabilities.
+  public var outputNames: [String]
+  public var predictedFeatureName: String
+  public var predictedProbabilitiesName: String
+  /// The metadata.
+  public var metadata: Metadata
+  /// Every layer in order.
+  public var layers: [LayerSummary]
+
+  private let neuralNetwork: CoreML_Specification_NeuralNetworkClassifier
+  private let file: String
+
+  /// Reads and parses the `.mlmodel` at `url`.
+  public init(contentsOf url: URL) throws {
+    let bytes: Data
+    do {
+      bytes = try Data(contentsOf: url)
+    } catch {
+      throw CoreMLExportError(
+        code: .notACoreMLModel, file: url.path,
+        message: "cannot read the model (\(error.localizedDescription)); check the path")
+    }
+    try self.init(serialized: bytes, file: url.path)
+  }
+
+  /// Parses `.mlmodel` bytes; `file` names them in errors.
+  public init(serialized bytes: Data, file: String) throws {
+    self.file = file
+    let model: CoreML_Specification_Model
+    do {
+      model = try CoreML_Specification_Model(serializedBytes: bytes)
+    } catch {
+      throw CoreMLExportError(
+        code: .notACoreMLModel, file: file,
+        message: "not a CoreML protobuf model (\(error)); pass an .mlmodel file")
+    }
+    guard case .neuralNetworkClassifier(let classifier) = model.type else {
+      throw CoreMLExportError(
+        code: .notACoreMLModel, file: file,
+        message: "the model is not a NeuralNetworkClassifier; only dropnet exports are read")
+    }
+    let description = model.description_p
+    guard description.input.count == 1, case .imageType(let image) = description.input[0].type.type,
+      let preprocessing = classifier.preprocessing.first,
+      case .scaler(let scaler) = preprocessing.preprocessor,
+      case .stringClassLabels(let labels) = classifier.classLabels
+    else {
+      throw CoreMLExportError(
+        code: .notACoreMLModel, file: file,
+        message: "expected one image input with an image scaler and string class labels, as "
+          + "dropnet writes")
+    }
+    neuralNetwork = classifier
+    specificationVersion = Int(model.specificationVersion)
+    isUpdatable = model.isUpdatable
+    inputName = description.input[0].name
+    imageWidth = Int(image.width)
+    imageHeight = Int(image.height)
+    isRGB = image.colorSpace == .rgb
+    channelScale = scaler.channelScale
+    redBias = scaler.redBias
+    greenBias = scaler.greenBias
+    blueBias = scaler.blueBias
+    classLabels = labels.vector
+    outputNames = description.output.map(\.name)
+    predictedFeatureName = description.predictedFeatureName
+    predictedProbabilitiesName = description.predictedProbabilitiesName
+    let meta = description.metadata
+    metadata = Metadata(
+      shortDescription: meta.shortDescription, versionString: meta.versionString,
+      author: meta.author, license: meta.license, userDefined: meta.userDefined)
+    layers = classifier.layers.map { layer in
+      let (kind, count): (String, Int) =
+        switch layer.layer {
+        case .convolution(let p): ("convolution", Self.count(p.weights) + Self.count(p.bias))
+        case .innerProduct(let p): ("innerProduct", Self.count(p.weights) + Self.count(p.bias))
+        case .unary: ("unary", 0)
+        case .pooling: ("pooling", 0)
+        case .activation: ("activation", 0)
+        case .softmax: ("softmax", 0)
+        case nil: ("other", 0)
+        }
+      return LayerSummary(
+        name: layer.name, kind: kind, inputs: layer.input, outputs: layer.output,
+        parameterCount: count)
+    }
+  }
+
+  /// Model input for packed RGB images of the model's size, prepared the way CoreML does with
+  /// this file's scaler (value * channelScale + bias): [N, H, W, 3] NHWC, as the engine takes.
+  public func input(fromRGB images: [[UInt8]]) throws -> HostTensor {
+    let pixelCount = imageWidth * imageHeight
+    var values = [Float](repeating: 0, count: images.count * pixelCount * 3)
+    let biases = [redBias, greenBias, blueBias]
+    for (imageIndex, pixels) in images.enumerated() {
+      guard pixels.count == pixelCount * 3 else {
+        throw CoreMLExportError(
+          code: .unexpectedLayer, file: file,
+          message: "an image has \(pixels.count) bytes; the model takes \(imageWidth)x"
+            + "\(imageHeight) RGB (\(pixelCount * 3) bytes)")
+      }
+      for index in 0..<(pixelCount * 3) {
+        values[imageIndex * pixelCount * 3 + index] =
+          Float(pixels[index]) * channelScale + biases[index % 3]
+      }
+    }
+    return HostTensor(shape: [images.count, imageHeight, imageWidth, 3], values: values)
+  }
+
+  /// The network's weights as a TF-slim checkpoint the engine's `MobileNetV1` runs: each
+  /// convolution's folded weights and bias with an identity batch norm (gamma 1, beta = bias,
+  /// mean 0, variance 1 - epsilon, so the engine's own folding gives back the same numbers),
+  /// and the single inner product as the 1x1 logits convolution.
+  ///
+  /// Checks that the layers are exactly dropnet's MobileNet v1 pattern (wiring, strides,
+  /// TF 'SAME' padding, ReLU6 thresholds) and throws `unexpectedLayer` otherwise.
+  public func mobileNetWeights() throws -> [String: HostTensor] {
+    var tensors: [String: HostTensor] = [:]
+    var remaining = neuralNetwork.layers[...]
+    var blob = inputName
+    var size = imageWidth
+    let epsilon = MobileNetV1Layout.batchNormEpsilon
+
+    func next(_ expected: String) throws -> CoreML_Specification_NeuralNetworkLayer {
+      guard let layer = remaining.popFirst() else {
+        throw unexpected("the model ends where \(expected) should follow")
+      }
+      guard layer.input == [blob], layer.output.count == 1 else {
+        throw unexpected("layer \(layer.name) reads \(layer.input), expected [\(blob)]")
+      }
+      blob = layer.output[0]
+      return layer
+    }
+
+    for convolution in MobileNetV1CoreMLNetwork.convolutions {
+      let layer = try next(convolution.name)
+      guard case .convolution(let params) = layer.layer, layer.name == convolution.name else {
+        throw unexpected("layer \(layer.name) should be the convolution \(convolution.name)")
+      }
+      let kernelSize = Int(params.kernelSize.first ?? 0)
+      let outputChannels = Int(params.outputChannels)
+      let kernelChannels = Int(params.kernelChannels)
+      let groups = Int(params.nGroups)
+      let inputChannels = kernelChannels * groups
+      let (before, after) = MobileNetV1CoreMLNetwork.samePadding(
+        inputSize: size, kernelSize: kernelSize, stride: convolution.stride)
+      let expectedEdges = [[UInt64(before), UInt64(after)], [UInt64(before), UInt64(after)]]
+      let edges = params.valid.paddingAmounts.borderAmounts.map {
+        [$0.startEdgeSize, $0.endEdgeSize]
+      }
+      let isDepthwise = convolution.kind == .depthwise
+      guard params.kernelSize == [UInt64(kernelSize), UInt64(kernelSize)],
+        params.stride == [UInt64(convolution.stride), UInt64(convolution.stride)],
+        params.dilationFactor.allSatisfy({ $0 == 1 }), !params.isDeconvolution, params.hasBias_p,
+        case .valid = params.convolutionPaddingType, edges == expectedEdges,
+        isDepthwise ? (kernelChannels == 1 && groups == outputChannels) : groups == 1
+      else {
+        throw unexpected(
+          "convolution \(layer.name): kernel \(params.kernelSize), stride \(params.stride), "
+            + "groups \(groups), padding \(edges); expected stride \(convolution.stride), TF "
+            + "SAME padding \(expectedEdges)")
+      }
+      let weights = try values(
+        params.weights, count: outputChannels * kernelChannels * kernelSize * kernelSize, layer.name
+      )
+      let bias = try values(params.bias, count: outputChannels, layer.name)
+
+      // CoreML [out, in/groups, kh, kw] -> TF HWIO [kh, kw, in, out] (depthwise [kh, kw, C, 1]).
+      var tfWeights = [Float](repeating: 0, count: weights.count)
+      for output in 0..<outputChannels {
+        for input in 0..<kernelChannels {
+          for row in 0..<kernelSize {
+            for column in 0..<kernelSize {
+              let index =
+                ((output * kernelChannels + input) * kernelSize + row) * kernelSize + column
+              let tfIndex =
+                isDepthwise
+                ? (row * kernelSize + column) * outputChannels + output
+                : ((row * kernelSize + column) * inputChannels + input) * outputChannels + output
+              tfWeights[tfIndex] = weights[index]
+            }
+          }
+        }
+      }
+      let scope = convolution.scope
+      tensors[convolution.weightsName] = HostTensor(
+        shape: isDepthwise
+          ? [kernelSize, kernelSize, outputChannels, 1]
+          : [kernelSize, kernelSize, inputChannels, outputChannels],
+        values: tfWeights)
+      let channels = [outputChannels]
+      tensors["\(scope)/BatchNorm/gamma"] = HostTensor(
+        shape: channels, values: [Float](repeating: 1, count: outputChannels))
+      tensors["\(scope)/BatchNorm/beta"] = HostTensor(shape: channels, values: bias)
+      tensors["\(scope)/BatchNorm/moving_mean"] = HostTensor(
+        shape: channels, values: [Float](repeating: 0, count: outputChannels))
+      tensors["\(scope)/BatchNorm/moving_variance"] = HostTensor(
+        shape: channels, values: [Float](repeating: 1 - epsilon, count: outputChannels))
+      size = (size + convolution.stride - 1) / convolution.stride
+
+      for alpha: Float in [-6, 0] {
+        let relu = try next("ReLU6 of \(convolution.name)")
+        guard case .unary(let unary) = relu.layer, unary.type == .threshold, unary.alpha == alpha,
+          unary.scale == -1, unary.shift == 0
+        else {
+          throw unexpected(
+            "layer \(relu.name) should be a THRESHOLD unary (scale -1, alpha \(alpha)), half "
+              + "of ReLU6")
+        }
+      }
+    }
+
+    let pooling = try next("global average pooling")
+    guard case .pooling(let pool) = pooling.layer, pool.type == .average, pool.globalPooling else {
+      throw unexpected("layer \(pooling.name) should be global average pooling")
+    }
+    let logits = try next("the logits inner product")
+    guard case .innerProduct(let product) = logits.layer, product.hasBias_p,
+      Int(product.inputChannels) == MobileNetV1Layout.featureCount
+    else {
+      throw unexpected(
+        "layer \(logits.name) should be one inner product \(MobileNetV1Layout.featureCount) -> "
+          + "classes (the engine runs only the ImageNet-style head)")
+    }
+    let inputCount = Int(product.inputChannels)
+    let outputCount = Int(product.outputChannels)
+    let weights = try values(product.weights, count: inputCount * outputCount, logits.name)
+    var tfWeights = [Float](repeating: 0, count: weights.count)
+    for output in 0..<outputCount {
+      for input in 0..<inputCount {
+        tfWeights[input * outputCount + output] = weights[output * inputCount + input]
+      }
+    }
+    let scope = MobileNetV1Layout.layerName("Logits/Conv2d_1c_1x1")
+    tensors["\(scope)/weights"] = HostTensor(
+      shape: [1, 1, inputCount, outputCount], values: tfWeights)
+    tensors["\(scope)/biases"] = HostTensor(
+      shape: [outputCount], values: try values(product.bias, count: outputCount, logits.name))
+
+    let softmax = try next("softmax")
+    guard case .softmax = softmax.layer, blob == predictedProbabilitiesName, remaining.isEmpty
+    else {
+      throw unexpected(
+        "the model should end with a softmax writing \(predictedProbabilitiesName)")
+    }
+    return tensors
+  }
+
+  private static func count(_ params: CoreML_Specification_WeightParams) -> Int {
+    params.floatValue.isEmpty ? params.float16Value.count / 2 : params.floatValue.count
+  }
+
+  /// A layer's float32 or float16 weights as Float, checking their count.
+  private func values(
+    _ params: CoreML_Specification_WeightParams, count: Int, _ layer: String
+  ) throws -> [Float] {
+    let values =
+      params.floatValue.isEmpty ? HalfPrecision.decode(params.float16Value) : params.floatValue
+    guard values.count == count else {
+      throw unexpected("layer \(layer) holds \(values.count) weights, its shape needs \(count)")
+    }
+    return values
+  }
+
+  private func unexpected(_ what: String) -> CoreMLExportError {
+    CoreMLExportError(
+      code: .unexpectedLayer, file: file,
+      message: what + "; this reader only runs MobileNet v1 classifiers exported by dropnet")
+  }
+}

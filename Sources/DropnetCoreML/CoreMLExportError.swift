@@ -1,0 +1,48 @@
+/// An error from exporting a checkpoint to CoreML or reading an exported model back: what
+/// happened, the file involved and what to do.
+public struct CoreMLExportError: Error, Sendable, CustomStringConvertible {
+  /// What kind of failure this is; extensible, compare with the static members.
+  public struct Code: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+    public var rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public var description: String { rawValue }
+
+    /// The checkpoint file does not exist or cannot be read.
+    public static let checkpointUnreadable = Code(rawValue: "checkpointUnreadable")
+    /// The checkpoint has no class labels, or not one per output class.
+    public static let missingLabels = Code(rawValue: "missingLabels")
+    /// The checkpoint is not a MobileNet v1 1.0/224 this exporter knows (architecture, tensors).
+    public static let unsupportedCheckpoint = Code(rawValue: "unsupportedCheckpoint")
+    /// The classifier head description is inconsistent (sizes, a batch norm with nothing to
+    /// fold into).
+    public static let invalidHead = Code(rawValue: "invalidHead")
+    /// The export name cannot be used as a file name.
+    public static let invalidName = Code(rawValue: "invalidName")
+    /// The output folder cannot be created or written.
+    public static let outputNotWritable = Code(rawValue: "outputNotWritable")
+    /// The file is not a CoreML model this reader understands.
+    public static let notACoreMLModel = Code(rawValue: "notACoreMLModel")
+    /// The model's layers are not the MobileNet v1 network dropnet writes.
+    public static let unexpectedLayer = Code(rawValue: "unexpectedLayer")
+  }
+
+  /// What kind of failure.
+  public var code: Code
+  /// The file or folder involved, if any (a path as given by the caller).
+  public var file: String?
+  /// What happened and what to do.
+  public var message: String
+
+  /// Creates an error.
+  public init(code: Code, file: String? = nil, message: String) {
+    self.code = code
+    self.file = file
+    self.message = message
+  }
+
+  public var description: String {
+    var text = "CoreMLExportError.\(code)"
+    if let file { text += " [\(file)]" }
+    return text + ": " + message
+  }
+}

@@ -1,0 +1,47 @@
+import Foundation
+
+/// How `CoreMLExporter` writes a model.
+public struct CoreMLExportOptions: Sendable {
+  /// Store weights as IEEE half floats (`WeightParams.float16Value`): about half the file,
+  /// predictions change slightly; needs specification version 2 (iOS 11.2).
+  public var float16Weights: Bool
+  /// Mark the last inner product updatable (categorical cross-entropy, SGD) so an app can
+  /// personalise the model with `MLUpdateTask`; needs specification version 4 (iOS 13).
+  public var updatable: Bool
+  /// The classifier head as trained; nil takes the checkpoint's ImageNet logits convolution
+  /// (`ClassifierHead.logitsConvolution(of:)`).
+  public var head: ClassifierHead?
+  /// Metadata: who made the model.
+  public var author: String
+  /// Metadata: the licence of the model.
+  public var license: String
+  /// Metadata: a one-line description; nil writes one naming the classes.
+  public var shortDescription: String?
+  /// The dropnet version, stored in the metadata's `userDefined` entries.
+  public var dropnetVersion: String
+  /// Extra `userDefined` metadata entries (they win over the checkpoint's own entries).
+  public var userDefined: [String: String]
+  /// The export time written into the metadata and the summary.
+  public var exportDate: Date
+
+  /// Creates options; the defaults write float32 weights, not updatable.
+  public init(
+    float16Weights: Bool = false, updatable: Bool = false, head: ClassifierHead? = nil,
+    author: String = "dropnet",
+    license: String =
+      "MobileNet v1 ImageNet weights: Apache-2.0 (TensorFlow models); fine-tuning: the owner "
+      + "of the training videos",
+    shortDescription: String? = nil, dropnetVersion: String = "unknown",
+    userDefined: [String: String] = [:], exportDate: Date = Date()
+  ) {
+    self.float16Weights = float16Weights
+    self.updatable = updatable
+    self.head = head
+    self.author = author
+    self.license = license
+    self.shortDescription = shortDescription
+    self.dropnetVersion = dropnetVersion
+    self.userDefined = userDefined
+    self.exportDate = exportDate
+  }
+}

@@ -1,0 +1,162 @@
+import Crypto
+import DropnetModel
+import Foundation
+import XCTest
+
+@testable import DropnetCoreML
+
+/// Exports of the real ImageNet checkpoint: the files, the summary, the read-back structure
+/// and the third-party parse by coremltools.
+final class CoreMLExportTests: XCTestCase {
+  func testExportWritesModelAndSummaryAndCountsVersions() throws {
+    let checkpoint = try CoreMLTestSupport.imageNetCheckpoint()
+    let folder = try CoreMLTestSupport.temporaryFolder(for: self)
+      .appendingPathComponent("out/models")  // created by the export
+    let options = CoreMLExportOptions(dropnetVersion: "test", userDefined: ["purpose": "test"])
+
+    let first = try CoreMLExporter.export(
+      checkpoint: checkpoint, name: "ImageNet", to: folder, options: options)
+    XCTAssertEqual(
+      try CoreMLTestSupport.contents(of: folder), ["ImageNet.json", "ImageNet.mlmodel"])
+    let bytes = try Data(contentsOf: first.modelURL)
+    let summary = try JSONDecoder().decode(
+      ExportSummary.self, from: Data(contentsOf: first.summaryURL))
+    XCTAssertEqual(summary, first.summary)
+    XCTAssertEqual(summary.exportVersion, 1)
+    XCTAssertEqual(summary.modelByteCount, bytes.count)
+    XCTAssertEqual(
+      summary.modelSHA256, SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined())
+    XCTAssertEqual(summary.classLabels, ImageNetLabels.withBackground)
+    XCTAssertEqual(summary.specificationVersion, 1)
+    XCTAssertEqual(summary.minimumIOS, "iOS 11")
+    XCTAssertEqual(summary.baseWeightsSHA256, checkpoint.metadata.sourceSHA256)
+    // 3,185,088 convolution weights + 10,944 biases + 1,026,025 logits = 4,222,057 floats,
+    // plus ~27 kB of labels, names and metadata.
+    XCTAssertEqual(bytes.count / 100_000, 169, "\(bytes.count) bytes")
+
+    let second = try CoreMLExporter.export(
+      checkpoint: checkpoint, name: "ImageNet", to: folder, options: options)
+    XCTAssertEqual(second.summary.exportVersion, 2)
+    let model = try CoreMLClassifierFile(contentsOf: second.modelURL)
+    XCTAssertEqual(model.metadata.versionString, "2")
+    XCTAssertEqual(model.metadata.userDefined["purpose"], "test")
+    XCTAssertEqual(model.metadata.userDefined["dropnet_version"], "test")
+    XCTAssertEqual(
+      model.metadata.userDefined["base_weights_sha256"], checkpoint.metadata.sourceSHA256)
+    XCTAssertEqual(
+      try CoreMLTestSupport.contents(of: folder), ["ImageNet.json", "ImageNet.mlmodel"])
+  }
+
+  func testReadBackHasTheDescriptionPreprocessingAndLayers() throws {
+    let checkpoint = try CoreMLTestSupport.imageNetCheckpoint()
+    let folder = try CoreMLTestSupport.temporaryFolder(for: self)
+    let result = try CoreMLExporter.export(checkpoint: checkpoint, name: "M", to: folder)
+    let model = try CoreMLClassifierFile(contentsOf: result.modelURL)
+
+    XCTAssertEqual(model.specificationVersion, 1)
+    XCTAssertFalse(model.isUpdatable)
+    XCTAssertEqual(model.inputName, "image")
+    XCTAssertEqual([model.imageWidth, model.imageHeight], [224, 224])
+    XCTAssertTrue(model.isRGB)
+    XCTAssertEqual(model.classLabels, ImageNetLabels.withBackground)
+    XCTAssertEqual(Set(model.outputNames), ["classLabel", "classLabelProbs"])
+    XCTAssertEqual(model.predictedFeatureName, "classLabel")
+    XCTAssertEqual(model.predictedProbabilitiesName, "classLabelProbs")
+    // The model's scaler maps every byte to the value ImagePreprocessor gives the engine,
+    // up to float rounding (x * (1/127.5) - 1 versus (x - 127.5) / 127.5).
+    let bytes = [UInt8](0...255)
+    let pixels = (0..<(224 * 224 * 3)).map { bytes[$0 % 256] }
+    let viaModel = try model.input(fromRGB: [pixels])
+    let viaPreprocessor = try ImagePreprocessor.batch(fromRGB: [pixels], width: 224, height: 224)
+    XCTAssertEqual(viaModel.shape, viaPreprocessor.shape)
+    for (left, right) in zip(viaModel.values, viaPreprocessor.values) {
+      XCTAssertEqual(left, right, accuracy: 2.5e-7)
+    }
+
+    // 27 convolutions, each followed by the two THRESHOLD layers of ReLU6, then pooling,
+    // the logits inner product and softmax.
+    XCTAssertEqual(model.layers.count, 27 * 3 + 3)
+    XCTAssertEqual(model.layers.filter { $0.kind == "convolution" }.count, 27)
+    XCTAssertEqual(model.layers.filter { $0.kind == "unary" }.count, 54)
+    XCTAssertEqual(model.layers.suffix(3).map(\.kind), ["pooling", "innerProduct", "softmax"])
+    let parameters = model.layers.reduce(0) { $0 + $1.parameterCount }
+    XCTAssertEqual(parameters, 3_185_088 + 10_944 + 1_026_025)
+  }
+
+  func testReadBackGivesTheCheckpointsWeightsInEngineForm() throws {
+    let checkpoint = try CoreMLTestSupport.imageNetCheckpoint()
+    let folder = try CoreMLTestSupport.temporaryFolder(for: self)
+    let result = try CoreMLExporter.export(checkpoint: checkpoint, name: "M", to: folder)
+    let weights = try CoreMLClassifierFile(contentsOf: result.modelURL).mobileNetWeights()
+
+    XCTAssertEqual(Set(weights.keys), Set(checkpoint.tensors.keys))
+    for (name, tensor) in checkpoint.tensors {
+      XCTAssertEqual(weights[name]?.shape, tensor.shape, name)
+    }
+    // The logits are not folded: they come back exactly.
+    let logits = "MobilenetV1/Logits/Conv2d_1c_1x1/weights"
+    XCTAssertEqual(weights[logits], checkpoint.tensors[logits])
+    // A folded weight is the original times gamma / sqrt(variance + epsilon), per channel.
+    let scope = "MobilenetV1/Conv2d_5_depthwise"
+    let original = try XCTUnwrap(checkpoint.tensors["\(scope)/depthwise_weights"])
+    let folded = try XCTUnwrap(weights["\(scope)/depthwise_weights"])
+    let gamma = try XCTUnwrap(checkpoint.tensors["\(scope)/BatchNorm/gamma"]).values
+    let variance = try XCTUnwrap(checkpoint.tensors["\(scope)/BatchNorm/moving_variance"]).values
+    let channels = original.shape[2]
+    for index in stride(from: 0, to: original.values.count, by: 97) {
+      let channel = index % channels
+      let scale = Double(gamma[channel]) / (Double(variance[channel]) + 0.001).squareRoot()
+      XCTAssertEqual(
+        Double(folded.values[index]), Double(original.values[index]) * scale,
+        accuracy: 1e-6 * max(1, abs(Double(folded.values[index]))), "index \(index)")
+    }
+  }
+
+  func testFloat16HalvesTheFile() throws {
+    let checkpoint = try CoreMLTestSupport.imageNetCheckpoint()
+    let folder = try CoreMLTestSupport.temporaryFolder(for: self)
+    let full = try CoreMLExporter.export(checkpoint: checkpoint, name: "Full", to: folder)
+    let half = try CoreMLExporter.export(
+      checkpoint: checkpoint, name: "Half", to: folder,
+      options: CoreMLExportOptions(float16Weights: true))
+    XCTAssertEqual(half.summary.specificationVersion, 2)
+    XCTAssertEqual(half.summary.weightPrecision, "float16")
+    let ratio = Double(half.summary.modelByteCount) / Double(full.summary.modelByteCount)
+    XCTAssertEqual(
+      ratio, 0.5, accuracy: 0.01, "\(half.summary.modelByteCount) / \(full.summary.modelByteCount)")
+  }
+
+  func testCoreMLToolsAcceptsFloat32Float16AndUpdatableExports() throws {
+    let checkpoint = try CoreMLTestSupport.imageNetCheckpoint()
+    let folder = try CoreMLTestSupport.temporaryFolder(for: self)
+    let cases: [(String, CoreMLExportOptions, [String])] = [
+      ("Float32", CoreMLExportOptions(), []),
+      ("Float16", CoreMLExportOptions(float16Weights: true), ["--float16"]),
+      ("Updatable", CoreMLExportOptions(updatable: true), ["--updatable"]),
+    ]
+    for (name, options, arguments) in cases {
+      let result = try CoreMLExporter.export(
+        checkpoint: checkpoint, name: name, to: folder, options: options)
+      let (status, output) = try CoreMLTestSupport.runCoreMLTools(
+        model: result.modelURL, summary: result.summaryURL, arguments: arguments)
+      XCTAssertEqual(status, 0, "\(name): \(output)")
+      XCTAssertTrue(output.contains("\"ok\": true"), "\(name): \(output)")
+      XCTAssertTrue(output.contains("\"parameters\": 4222057"), "\(name): \(output)")
+    }
+  }
+
+  func testCoreMLToolsRejectsAModelWhoseLabelsDoNotMatchTheSummary() throws {
+    // The checker must be able to fail: a summary with other labels is caught.
+    let checkpoint = try CoreMLTestSupport.imageNetCheckpoint()
+    let folder = try CoreMLTestSupport.temporaryFolder(for: self)
+    let result = try CoreMLExporter.export(checkpoint: checkpoint, name: "M", to: folder)
+    var summary = result.summary
+    summary.classLabels[1] = "not a tench"
+    let wrongSummary = folder.appendingPathComponent("wrong.json")
+    try JSONEncoder().encode(summary).write(to: wrongSummary)
+    let (status, output) = try CoreMLTestSupport.runCoreMLTools(
+      model: result.modelURL, summary: wrongSummary)
+    XCTAssertEqual(status, 1, output)
+    XCTAssertTrue(output.contains("stringClassLabels differ"), output)
+  }
+}

@@ -1,0 +1,70 @@
+import DropnetModel
+import Foundation
+import XCTest
+
+/// Paths, the real checkpoint and the coremltools runner shared by the CoreML tests.
+enum CoreMLTestSupport {
+  /// The package root, found from this file's location.
+  static let packageRoot = URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent()  // DropnetCoreMLTests
+    .deletingLastPathComponent()  // Tests
+    .deletingLastPathComponent()
+
+  /// Thrown (failing the test) when the real weights have not been fetched.
+  struct MissingWeights: Error, CustomStringConvertible {
+    var path: String
+    var description: String {
+      "\(path) is missing: run examples/fetch-weights.sh from the package root first"
+    }
+  }
+
+  /// The ImageNet checkpoint imported from examples/weights (imported once per test run).
+  static func imageNetCheckpoint() throws -> Checkpoint {
+    try imported.get()
+  }
+
+  private static let imported: Result<Checkpoint, any Error> = Result {
+    let url = packageRoot.appendingPathComponent("examples/weights/mobilenet_v1_imagenet.pb")
+    guard FileManager.default.fileExists(atPath: url.path) else {
+      throw MissingWeights(path: url.path)
+    }
+    return try WeightsImporter.importGraph(at: url)
+  }
+
+  /// A fresh empty folder, removed when the test ends.
+  static func temporaryFolder(for testCase: XCTestCase) throws -> URL {
+    let url = FileManager.default.temporaryDirectory
+      .appendingPathComponent("dropnet-coreml-tests-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    testCase.addTeardownBlock { try? FileManager.default.removeItem(at: url) }
+    return url
+  }
+
+  /// The names in `folder`, sorted (hidden temporary files included).
+  static func contents(of folder: URL) throws -> [String] {
+    try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted()
+  }
+
+  /// Runs check_mlmodel.py (coremltools) on an export; returns its JSON line, or the exit
+  /// status and output when it fails.
+  static func runCoreMLTools(
+    model: URL, summary: URL, arguments: [String] = []
+  ) throws -> (status: Int32, output: String) {
+    let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+      .appendingPathComponent("check_mlmodel.py")
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["python3", script.path, model.path, summary.path] + arguments
+    var environment = ProcessInfo.processInfo.environment
+    // coremltools imports TensorFlow when it is installed; keep its start-up chatter out.
+    environment["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    process.environment = environment
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    try process.run()
+    let output = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+  }
+}
