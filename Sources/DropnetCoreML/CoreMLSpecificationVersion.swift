@@ -7,14 +7,14 @@ public enum CoreMLSpecificationVersion {
   /// iOS 11, macOS 10.13: every layer dropnet writes.
   public static let iOS11 = 1
   /// iOS 11.2, macOS 10.13.2: half-precision weights.
-  public static let iOS11_2 = 2
+  public static let iOS11Point2 = 2
   /// iOS 13, macOS 10.15: updatable models (on-device training).
   public static let iOS13 = 4
 
   /// The lowest version that allows these options.
   public static func minimum(for options: CoreMLExportOptions) -> Int {
     if options.updatable { return iOS13 }
-    if options.float16Weights { return iOS11_2 }
+    if options.float16Weights { return iOS11Point2 }
     return iOS11
   }
 
