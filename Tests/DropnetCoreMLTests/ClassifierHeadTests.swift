@@ -115,8 +115,10 @@ final class ClassifierHeadTests: XCTestCase {
       checkpoint: checkpoint, name: "Gestures", to: folder,
       options: CoreMLExportOptions(updatable: true, head: head))
     XCTAssertEqual(result.summary.checkpointMetadata["validation_accuracy"], "0.97")
-    let (status, output) = try CoreMLTestSupport.runCoreMLTools(
-      model: result.modelURL, summary: result.summaryURL, arguments: ["--updatable"])
+    let (status, output) = try CoreMLTestSupport.runCoreMLTools([
+      CoreMLTestSupport.CheckedExport(
+        model: result.modelURL, summary: result.summaryURL, updatable: true)
+    ])
     XCTAssertEqual(status, 0, output)
     // Body 3,185,088 + 10,944, head 1024x256 + 256 + 256x3 + 3.
     XCTAssertTrue(output.contains("\"parameters\": \(3_185_088 + 10_944 + 262_400 + 771)"), output)

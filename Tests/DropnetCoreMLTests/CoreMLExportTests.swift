@@ -129,19 +129,27 @@ final class CoreMLExportTests: XCTestCase {
   func testCoreMLToolsAcceptsFloat32Float16AndUpdatableExports() throws {
     let checkpoint = try CoreMLTestSupport.imageNetCheckpoint()
     let folder = try CoreMLTestSupport.temporaryFolder(for: self)
-    let cases: [(String, CoreMLExportOptions, [String])] = [
-      ("Float32", CoreMLExportOptions(), []),
-      ("Float16", CoreMLExportOptions(float16Weights: true), ["--float16"]),
-      ("Updatable", CoreMLExportOptions(updatable: true), ["--updatable"]),
-    ]
-    for (name, options, arguments) in cases {
+    var exports: [CoreMLTestSupport.CheckedExport] = []
+    for (name, options) in [
+      ("Float32", CoreMLExportOptions()),
+      ("Float16", CoreMLExportOptions(float16Weights: true)),
+      ("Updatable", CoreMLExportOptions(updatable: true)),
+      ("Both", CoreMLExportOptions(float16Weights: true, updatable: true)),
+    ] {
       let result = try CoreMLExporter.export(
         checkpoint: checkpoint, name: name, to: folder, options: options)
-      let (status, output) = try CoreMLTestSupport.runCoreMLTools(
-        model: result.modelURL, summary: result.summaryURL, arguments: arguments)
-      XCTAssertEqual(status, 0, "\(name): \(output)")
-      XCTAssertTrue(output.contains("\"ok\": true"), "\(name): \(output)")
-      XCTAssertTrue(output.contains("\"parameters\": 4222057"), "\(name): \(output)")
+      exports.append(
+        CoreMLTestSupport.CheckedExport(
+          model: result.modelURL, summary: result.summaryURL, float16: options.float16Weights,
+          updatable: options.updatable))
+    }
+    let (status, output) = try CoreMLTestSupport.runCoreMLTools(exports)
+    XCTAssertEqual(status, 0, output)
+    let reports = output.split(separator: "\n").filter { $0.hasPrefix("{\"") }
+    XCTAssertEqual(reports.count, exports.count, output)
+    for report in reports {
+      XCTAssertTrue(report.contains("\"ok\": true"), output)
+      XCTAssertTrue(report.contains("\"parameters\": 4222057"), output)
     }
   }
 
@@ -154,8 +162,9 @@ final class CoreMLExportTests: XCTestCase {
     summary.classLabels[1] = "not a tench"
     let wrongSummary = folder.appendingPathComponent("wrong.json")
     try JSONEncoder().encode(summary).write(to: wrongSummary)
-    let (status, output) = try CoreMLTestSupport.runCoreMLTools(
-      model: result.modelURL, summary: wrongSummary)
+    let (status, output) = try CoreMLTestSupport.runCoreMLTools([
+      CoreMLTestSupport.CheckedExport(model: result.modelURL, summary: wrongSummary)
+    ])
     XCTAssertEqual(status, 1, output)
     XCTAssertTrue(output.contains("stringClassLabels differ"), output)
   }

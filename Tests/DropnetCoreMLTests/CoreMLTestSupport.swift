@@ -45,16 +45,29 @@ enum CoreMLTestSupport {
     try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted()
   }
 
-  /// Runs check_mlmodel.py (coremltools) on an export; returns its JSON line, or the exit
-  /// status and output when it fails.
-  static func runCoreMLTools(
-    model: URL, summary: URL, arguments: [String] = []
-  ) throws -> (status: Int32, output: String) {
+  /// One export for check_mlmodel.py: the files and what the export was asked for.
+  struct CheckedExport {
+    var model: URL
+    var summary: URL
+    var float16 = false
+    var updatable = false
+
+    var argument: String {
+      var parts = [model.path, summary.path]
+      if float16 { parts.append("float16") }
+      if updatable { parts.append("updatable") }
+      return parts.joined(separator: ",")
+    }
+  }
+
+  /// Runs check_mlmodel.py (coremltools) on exports, in one Python process (coremltools
+  /// takes seconds to import); returns its exit status and output (one JSON line per export).
+  static func runCoreMLTools(_ exports: [CheckedExport]) throws -> (status: Int32, output: String) {
     let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
       .appendingPathComponent("check_mlmodel.py")
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3", script.path, model.path, summary.path] + arguments
+    process.arguments = ["python3", script.path] + exports.map(\.argument)
     var environment = ProcessInfo.processInfo.environment
     // coremltools imports TensorFlow when it is installed; keep its start-up chatter out.
     environment["TF_CPP_MIN_LOG_LEVEL"] = "3"

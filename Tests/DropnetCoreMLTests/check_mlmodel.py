@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
 """Third-party check of a dropnet CoreML export with Apple's coremltools (PyPI).
 
-    python3 check_mlmodel.py MODEL.mlmodel SUMMARY.json [--float16] [--updatable]
+    python3 check_mlmodel.py MODEL.mlmodel,SUMMARY.json[,float16][,updatable] [...]
 
-Loads the file with coremltools.utils.load_spec and coremltools.models.MLModel(path,
+Each argument names one export: the model, its summary, and what the export was asked for
+(half-precision weights, updatable); several exports share one start-up of coremltools. Loads
+each file with coremltools.utils.load_spec and coremltools.models.MLModel(path,
 skip_model_load=True) (CoreML itself cannot run on Linux), then checks the input and output
 descriptions, the preprocessing, the labels against the export summary, the layer wiring
 (every layer input produced earlier, unique outputs) and the weight count of every layer
 against the channel widths flowing through the network. Prints one JSON line of facts and
-exits 0, or prints what is wrong and exits 1.
+exits 0, or prints what is wrong and exits 1 at the first problem.
 
 Needs: pip install coremltools==9.0
 """
@@ -39,12 +41,18 @@ def weight_count(params):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("model")
-    parser.add_argument("summary")
-    parser.add_argument("--float16", action="store_true")
-    parser.add_argument("--updatable", action="store_true")
-    args = parser.parse_args()
+    parser.add_argument("exports", nargs="+", help="MODEL,SUMMARY[,float16][,updatable]")
+    for export in parser.parse_args().exports:
+        parts = export.split(",")
+        if len(parts) < 2 or not set(parts[2:]) <= {"float16", "updatable"}:
+            fail(f"bad argument {export!r}: expected MODEL,SUMMARY[,float16][,updatable]")
+        check(argparse.Namespace(
+            model=parts[0], summary=parts[1], float16="float16" in parts[2:],
+            updatable="updatable" in parts[2:]))
 
+
+def check(args):
+    """Checks one export; exits 1 at the first problem."""
     with open(args.summary, encoding="utf-8") as handle:
         summary = json.load(handle)
     spec = ct.utils.load_spec(args.model)
@@ -170,6 +178,8 @@ def main():
                "exactly the last inner product should be updatable")
         expect(updatable[0].innerProduct.weights.isUpdatable
                and updatable[0].innerProduct.bias.isUpdatable, "updatable weights not marked")
+        expect(not weight_count(updatable[0].innerProduct.weights)[1],
+               "the updatable layer's weights must be float32 (CoreML trains float32 only)")
         loss = network.updateParams.lossLayers[0]
         expect(loss.WhichOneof("LossLayerType") == "categoricalCrossEntropyLossLayer"
                and loss.categoricalCrossEntropyLossLayer.input == "classLabelProbs"
@@ -182,6 +192,7 @@ def main():
 
     print(json.dumps({
         "ok": True,
+        "model": args.model,
         "specificationVersion": spec.specificationVersion,
         "layers": len(network.layers),
         "layerKinds": kinds,
