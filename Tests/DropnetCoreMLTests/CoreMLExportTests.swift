@@ -126,9 +126,16 @@ final class CoreMLExportTests: XCTestCase {
       ratio, 0.5, accuracy: 0.01, "\(half.summary.modelByteCount) / \(full.summary.modelByteCount)")
   }
 
-  func testCoreMLToolsAcceptsFloat32Float16AndUpdatableExports() throws {
+  /// Largest probability difference between the NumPy interpretation of the float32 file and
+  /// TensorFlow on the same photos: both float32, different summation orders.
+  static let float32InterpreterTolerance = 1e-4
+  /// The same for float16 weights (11 significant bits per weight).
+  static let float16InterpreterTolerance = 0.02
+
+  func testCoreMLToolsAcceptsTheExportsAndTheirLayersMatchTensorFlow() throws {
     let checkpoint = try CoreMLTestSupport.imageNetCheckpoint()
     let folder = try CoreMLTestSupport.temporaryFolder(for: self)
+    let photos = CoreMLTestSupport.referencePhotoStems
     var exports: [CoreMLTestSupport.CheckedExport] = []
     for (name, options) in [
       ("Float32", CoreMLExportOptions()),
@@ -141,16 +148,28 @@ final class CoreMLExportTests: XCTestCase {
       exports.append(
         CoreMLTestSupport.CheckedExport(
           model: result.modelURL, summary: result.summaryURL, float16: options.float16Weights,
-          updatable: options.updatable))
+          updatable: options.updatable, photos: exports.count < 2 ? photos : []))
     }
     let (status, output) = try CoreMLTestSupport.runCoreMLTools(exports)
     XCTAssertEqual(status, 0, output)
-    let reports = output.split(separator: "\n").filter { $0.hasPrefix("{\"") }
+    let reports = try output.split(separator: "\n").filter { $0.hasPrefix("{\"") }.map {
+      try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+    }
     XCTAssertEqual(reports.count, exports.count, output)
     for report in reports {
-      XCTAssertTrue(report.contains("\"ok\": true"), output)
-      XCTAssertTrue(report.contains("\"parameters\": 4222057"), output)
+      XCTAssertEqual(report["ok"] as? Bool, true, output)
+      XCTAssertEqual(report["parameters"] as? Int, 4_222_057, output)
     }
+    guard reports.count == exports.count else { return }
+    let float32Difference = try XCTUnwrap(
+      reports[0]["maxProbabilityDifferenceVsTensorFlow"] as? Double)
+    let float16Difference = try XCTUnwrap(
+      reports[1]["maxProbabilityDifferenceVsTensorFlow"] as? Double)
+    print(
+      "NumPy interpretation vs TensorFlow, max probability difference: float32 \(float32Difference), float16 \(float16Difference)"
+    )
+    XCTAssertLessThanOrEqual(float32Difference, Self.float32InterpreterTolerance)
+    XCTAssertLessThanOrEqual(float16Difference, Self.float16InterpreterTolerance)
   }
 
   func testCoreMLToolsRejectsAModelWhoseLabelsDoNotMatchTheSummary() throws {

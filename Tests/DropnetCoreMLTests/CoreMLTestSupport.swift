@@ -31,6 +31,13 @@ enum CoreMLTestSupport {
     return try WeightsImporter.importGraph(at: url)
   }
 
+  /// The real photos of DropnetModelTests' reference fixtures (OpenCV and scikit-image
+  /// samples, 224x224 RGB) with TensorFlow's outputs, as paths without extension.
+  static let referencePhotoStems: [String] = ["baboon", "orange", "squirrel", "chelsea", "coffee"]
+    .map {
+      packageRoot.appendingPathComponent("Tests/DropnetModelTests/Fixtures/reference/\($0)").path
+    }
+
   /// A fresh empty folder, removed when the test ends.
   static func temporaryFolder(for testCase: XCTestCase) throws -> URL {
     let url = FileManager.default.temporaryDirectory
@@ -51,11 +58,14 @@ enum CoreMLTestSupport {
     var summary: URL
     var float16 = false
     var updatable = false
+    /// Reference photo paths without extension (STEM.rgb, STEM.json) to run the layers on.
+    var photos: [String] = []
 
     var argument: String {
       var parts = [model.path, summary.path]
       if float16 { parts.append("float16") }
       if updatable { parts.append("updatable") }
+      parts += photos.map { "photo=" + $0 }
       return parts.joined(separator: ",")
     }
   }

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Third-party check of a dropnet CoreML export with Apple's coremltools (PyPI).
 
-    python3 check_mlmodel.py MODEL.mlmodel,SUMMARY.json[,float16][,updatable] [...]
+    python3 check_mlmodel.py MODEL.mlmodel,SUMMARY.json[,float16][,updatable][,photo=STEM...] [...]
 
 Each argument names one export: the model, its summary, and what the export was asked for
 (half-precision weights, updatable); several exports share one start-up of coremltools. Loads
@@ -12,6 +12,14 @@ descriptions, the preprocessing, the labels against the export summary, the laye
 against the channel widths flowing through the network. Prints one JSON line of facts and
 exits 0, or prints what is wrong and exits 1 at the first problem.
 
+With photo=STEM (STEM.rgb: 224x224 packed RGB bytes; STEM.json: TensorFlow's "logits" for
+it, as in Tests/DropnetModelTests/Fixtures/reference), the layers are also run by a small
+NumPy interpreter written from the CoreML specification's own definitions (weights
+[out, in/groups, kH, kW], borderAmounts [height, width], THRESHOLD y = max(alpha, scale x +
+shift), inner product [out, in]) and the probabilities compared with TensorFlow's softmax:
+independent of dropnet's own reader, so a layout mistake made the same way in the writer and
+the reader is still caught.
+
 Needs: pip install coremltools==9.0
 """
 import argparse
@@ -19,6 +27,7 @@ import json
 import sys
 
 import coremltools as ct
+import numpy as np
 from coremltools.proto import FeatureTypes_pb2
 
 
@@ -44,11 +53,77 @@ def main():
     parser.add_argument("exports", nargs="+", help="MODEL,SUMMARY[,float16][,updatable]")
     for export in parser.parse_args().exports:
         parts = export.split(",")
-        if len(parts) < 2 or not set(parts[2:]) <= {"float16", "updatable"}:
-            fail(f"bad argument {export!r}: expected MODEL,SUMMARY[,float16][,updatable]")
+        flags = [part for part in parts[2:] if not part.startswith("photo=")]
+        photos = [part[len("photo="):] for part in parts[2:] if part.startswith("photo=")]
+        if len(parts) < 2 or not set(flags) <= {"float16", "updatable"}:
+            fail(f"bad argument {export!r}: expected MODEL,SUMMARY[,float16][,updatable]"
+                 "[,photo=STEM...]")
         check(argparse.Namespace(
-            model=parts[0], summary=parts[1], float16="float16" in parts[2:],
-            updatable="updatable" in parts[2:]))
+            model=parts[0], summary=parts[1], float16="float16" in flags,
+            updatable="updatable" in flags, photos=photos))
+
+
+def weights_array(params):
+    """A WeightParams as a float32 NumPy array (half precision widened exactly)."""
+    if len(params.floatValue) > 0:
+        return np.array(params.floatValue, dtype=np.float32)
+    return np.frombuffer(params.float16Value, dtype="<f2").astype(np.float32)
+
+
+def run_network(network, rgb):
+    """The probabilities the classifier's layers give for one packed RGB image, [classes].
+
+    Tensors are [C, H, W], as CoreML lays out an image input."""
+    scaler = network.preprocessing[0].scaler
+    image = rgb.reshape(224, 224, 3).transpose(2, 0, 1).astype(np.float32)
+    biases = np.array([scaler.redBias, scaler.greenBias, scaler.blueBias], dtype=np.float32)
+    blobs = {"image": image * np.float32(scaler.channelScale) + biases[:, None, None]}
+    for layer in network.layers:
+        x = blobs[layer.input[0]]
+        kind = layer.WhichOneof("layer")
+        if kind == "convolution":
+            conv = layer.convolution
+            kernel_height, kernel_width = conv.kernelSize
+            stride_y, stride_x = conv.stride
+            w = weights_array(conv.weights).reshape(
+                conv.outputChannels, conv.kernelChannels, kernel_height, kernel_width)
+            height_edges, width_edges = conv.valid.paddingAmounts.borderAmounts
+            x = np.pad(x, ((0, 0), (height_edges.startEdgeSize, height_edges.endEdgeSize),
+                           (width_edges.startEdgeSize, width_edges.endEdgeSize)))
+            out_height = (x.shape[1] - kernel_height) // stride_y + 1
+            out_width = (x.shape[2] - kernel_width) // stride_x + 1
+            y = np.zeros((conv.outputChannels, out_height, out_width), dtype=np.float32)
+            for row in range(kernel_height):
+                for column in range(kernel_width):
+                    window = x[:, row:row + stride_y * (out_height - 1) + 1:stride_y,
+                               column:column + stride_x * (out_width - 1) + 1:stride_x]
+                    if conv.nGroups == 1:
+                        y += np.tensordot(w[:, :, row, column], window, axes=(1, 0))
+                    else:  # depthwise: one input channel per group
+                        expect(conv.kernelChannels == 1 and conv.nGroups == conv.outputChannels,
+                               f"{layer.name}: only depthwise grouping is interpreted")
+                        y += w[:, 0, row, column][:, None, None] * window
+            x = y + weights_array(conv.bias)[:, None, None]
+        elif kind == "unary":
+            unary = layer.unary
+            expect(unary.type == unary.THRESHOLD, f"{layer.name}: only THRESHOLD is interpreted")
+            scale = unary.scale if unary.scale != 0 else 1.0  # the spec: 0 means 1
+            x = np.maximum(np.float32(unary.alpha), np.float32(scale) * x + np.float32(unary.shift))
+        elif kind == "pooling":
+            x = x.mean(axis=(1, 2), keepdims=True)
+        elif kind == "innerProduct":
+            product = layer.innerProduct
+            w = weights_array(product.weights).reshape(product.outputChannels, product.inputChannels)
+            x = (w @ x.reshape(-1) + weights_array(product.bias)).reshape(-1, 1, 1)
+        elif kind == "activation":
+            expect(layer.activation.WhichOneof("NonlinearityType") == "ReLU",
+                   f"{layer.name}: only ReLU is interpreted")
+            x = np.maximum(x, 0)
+        elif kind == "softmax":
+            e = np.exp(x - x.max(axis=0, keepdims=True))
+            x = e / e.sum(axis=0, keepdims=True)
+        blobs[layer.output[0]] = x
+    return blobs["classLabelProbs"].reshape(-1).astype(np.float64)
 
 
 def check(args):
@@ -190,9 +265,25 @@ def check(args):
         expect([feature.name for feature in description.trainingInput] == ["image", "classLabel"],
                "training inputs are not image and classLabel")
 
+    differences = []
+    for stem in args.photos:
+        rgb = np.fromfile(stem + ".rgb", dtype=np.uint8)
+        with open(stem + ".json", encoding="utf-8") as handle:
+            logits = np.array(json.load(handle)["logits"], dtype=np.float64)
+        expected = np.exp(logits - logits.max())
+        expected /= expected.sum()
+        actual = run_network(network, rgb)
+        expect(actual.shape == expected.shape, f"{len(actual)} probabilities, TensorFlow has "
+               f"{len(expected)}")
+        expect(int(actual.argmax()) == int(expected.argmax()),
+               f"{stem}: top class {labels[int(actual.argmax())]!r}, TensorFlow says "
+               f"{labels[int(expected.argmax())]!r}")
+        differences.append(float(np.abs(actual - expected).max()))
+
     print(json.dumps({
         "ok": True,
         "model": args.model,
+        "maxProbabilityDifferenceVsTensorFlow": max(differences) if differences else None,
         "specificationVersion": spec.specificationVersion,
         "layers": len(network.layers),
         "layerKinds": kinds,
