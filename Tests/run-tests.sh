@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 bash examples/install-dependencies.sh
 bash examples/make-examples.sh
 bash examples/fetch-weights.sh
+bash examples/fetch-test-photos.sh
 
 echo "== swift format lint" >&2
 swift format lint --strict --recursive --parallel Package.swift Sources Tests
