@@ -18,4 +18,4 @@ echo "== swift build (warnings are errors: see Package.swift)" >&2
 swift build --build-tests 2>&1 | grep -vE "^\[[0-9]+/[0-9]+\]"
 
 echo "== swift test" >&2
-swift test --skip-build
+swift test --skip-build --disable-swift-testing
