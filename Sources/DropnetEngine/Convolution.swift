@@ -1,0 +1,87 @@
+import CDNNL
+
+/// A 2-D convolution (standard, depthwise via `groups`, or 1x1 pointwise) with bias and an
+/// optional fused ReLU6, on layouts oneDNN chooses (`format_tag_any`).
+///
+/// Shapes (logical, oneDNN order):
+///   source      [N, C, H, W]
+///   weights     [O, C, K, K]   or [G, O/G, C/G, K, K] when grouped
+///   bias        [O]
+///   destination [N, O, OH, OW] with OH = (H + padTop + padBottom - K) / stride + 1
+public final class Convolution {
+  /// Layer name for errors.
+  public let name: String
+  public let geometry: ConvolutionGeometry
+  let forwardPrimitive: Primitive
+
+  /// Layout the primitive reads its source in.
+  public var sourceDescriptor: MemoryDescriptor {
+    forwardPrimitive.memoryDescriptor(dnnl_query_src_md)
+  }
+  /// Layout the primitive reads its weights in (reorder the plain OIHW weights into it once).
+  public var weightsDescriptor: MemoryDescriptor {
+    forwardPrimitive.memoryDescriptor(dnnl_query_weights_md)
+  }
+  /// Layout of the bias.
+  public var biasDescriptor: MemoryDescriptor {
+    forwardPrimitive.memoryDescriptor(dnnl_query_weights_md, index: 1)
+  }
+  /// Layout the primitive writes its destination in.
+  public var destinationDescriptor: MemoryDescriptor {
+    forwardPrimitive.memoryDescriptor(dnnl_query_dst_md)
+  }
+
+  /// Creates the forward primitive.
+  /// - Parameters:
+  ///   - fuseReLU6: apply min(max(x, 0), 6) to the output as a post-op (BN already folded in).
+  ///   - sourceLayout: a fixed source layout, or nil to let oneDNN choose.
+  public init(
+    geometry: ConvolutionGeometry, fuseReLU6: Bool, propagation: Propagation = .inference,
+    sourceLayout: MemoryDescriptor? = nil, engine: CPUEngine, name: String
+  ) throws {
+    try geometry.validate(layer: name)
+    self.name = name
+    self.geometry = geometry
+    let source = try sourceLayout ?? .any(geometry.sourceDimensions, layer: name)
+    let weights = try MemoryDescriptor.any(geometry.weightsDimensions, layer: name)
+    let bias = try MemoryDescriptor.plain([geometry.outputChannels], layer: name)
+    let destination = try MemoryDescriptor.any(geometry.destinationDimensions, layer: name)
+    let strides = [dnnl_dim_t(geometry.stride), dnnl_dim_t(geometry.stride)]
+    let paddingBefore = geometry.padding.before.map { dnnl_dim_t($0) }
+    let paddingAfter = geometry.padding.after.map { dnnl_dim_t($0) }
+    var operation = dnnl_convolution_desc_t()
+    let status = withUnsafePointer(to: source.raw) { sourcePointer in
+      withUnsafePointer(to: weights.raw) { weightsPointer in
+        withUnsafePointer(to: bias.raw) { biasPointer in
+          withUnsafePointer(to: destination.raw) { destinationPointer in
+            dnnl_convolution_forward_desc_init(
+              &operation, propagation.dnnlValue, dnnl_convolution_direct, sourcePointer,
+              weightsPointer, biasPointer, destinationPointer, strides, paddingBefore,
+              paddingAfter)
+          }
+        }
+      }
+    }
+    try checkDNNL(status, "dnnl_convolution_forward_desc_init", layer: name)
+    forwardPrimitive = try Primitive(
+      operation: &operation, postOperation: fuseReLU6 ? .relu6 : .none, engine: engine, name: name)
+  }
+
+  /// destination = activation(source (*) weights + bias); all memories in the primitive's layouts.
+  public func forward(
+    source: Memory, weights: Memory, bias: Memory, destination: Memory, engine: CPUEngine
+  ) throws {
+    try forwardPrimitive.execute(
+      [
+        (DNNL_ARG_SRC, source), (DNNL_ARG_WEIGHTS, weights), (DNNL_ARG_BIAS, bias),
+        (DNNL_ARG_DST, destination),
+      ], on: engine)
+  }
+
+  // Backward (training issue): backward-data (diff destination -> diff source) and
+  // backward-weights (source, diff destination -> diff weights, diff bias) primitives go here,
+  // created with `forwardPrimitive` as the hint so they use the layouts forward chose.
+
+  /// The primitives that need a scratchpad buffer.
+  var primitives: [Primitive] { [forwardPrimitive] }
+}
