@@ -51,7 +51,8 @@ struct FoldedConvolution {
             for column in 0..<kernelSize {
               let tfIndex =
                 ((row * kernelSize + column) * inputChannels + input) * outputChannels + output
-              let index = ((output * inputChannels + input) * kernelSize + row) * kernelSize + column
+              let index =
+                ((output * inputChannels + input) * kernelSize + row) * kernelSize + column
               folded[index] = Float(Double(source[tfIndex]) * scale[output])
             }
           }
