@@ -31,6 +31,9 @@ public final class Convolution {
     forwardPrimitive.memoryDescriptor(dnnl_query_dst_md)
   }
 
+  /// oneDNN's name for the kernel it chose ("jit_1x1:avx2", "jit_dw:avx2", ... or "ref:any").
+  public var implementationName: String { forwardPrimitive.implementationName }
+
   /// Creates the forward primitive.
   /// - Parameters:
   ///   - fuseReLU6: apply min(max(x, 0), 6) to the output as a post-op (BN already folded in).

@@ -124,6 +124,15 @@ final class Primitive {
     Primitive.query(descriptor, what, index: index)
   }
 
+  /// oneDNN's name for the implementation it picked, e.g. "jit_1x1:avx2" or "ref:any".
+  var implementationName: String {
+    var name: UnsafePointer<CChar>?
+    guard dnnl_primitive_desc_query(descriptor, dnnl_query_impl_info_str, 0, &name) == dnnl_success,
+      let name
+    else { return "unknown" }
+    return String(cString: name)
+  }
+
   /// Bytes of scratch space the primitive needs while it runs.
   var scratchpadByteCount: Int { scratchpad.descriptor.byteCount }
 
