@@ -13,6 +13,10 @@ public final class Convolution {
   public let name: String
   public let geometry: ConvolutionGeometry
   let forwardPrimitive: Primitive
+  /// diff source from diff destination and weights (training only).
+  let backwardDataPrimitive: Primitive?
+  /// diff weights and diff bias from source and diff destination (training only).
+  let backwardWeightsPrimitive: Primitive?
 
   /// Layout the primitive reads its source in.
   public var sourceDescriptor: MemoryDescriptor {
@@ -68,6 +72,51 @@ public final class Convolution {
     try checkDNNL(status, "dnnl_convolution_forward_desc_init", layer: name)
     forwardPrimitive = try Primitive(
       operation: &operation, postOperation: fuseReLU6 ? .relu6 : .none, engine: engine, name: name)
+    guard propagation == .training else {
+      backwardDataPrimitive = nil
+      backwardWeightsPrimitive = nil
+      return
+    }
+    guard !fuseReLU6 else {
+      throw EngineError(
+        code: .invalidConfiguration, layer: name,
+        message: "a fused ReLU6 post-op has no backward pass; for training use a separate "
+          + "ReLU6 layer after the convolution")
+    }
+    // The backward passes take the layouts forward chose, so no reorders sit between them.
+    let chosenSource = forwardPrimitive.memoryDescriptor(dnnl_query_src_md)
+    let chosenWeights = forwardPrimitive.memoryDescriptor(dnnl_query_weights_md)
+    let chosenDestination = forwardPrimitive.memoryDescriptor(dnnl_query_dst_md)
+    var dataOperation = dnnl_convolution_desc_t()
+    let dataStatus = withUnsafePointer(to: chosenSource.raw) { sourcePointer in
+      withUnsafePointer(to: chosenWeights.raw) { weightsPointer in
+        withUnsafePointer(to: chosenDestination.raw) { destinationPointer in
+          dnnl_convolution_backward_data_desc_init(
+            &dataOperation, dnnl_convolution_direct, sourcePointer, weightsPointer,
+            destinationPointer, strides, paddingBefore, paddingAfter)
+        }
+      }
+    }
+    try checkDNNL(dataStatus, "dnnl_convolution_backward_data_desc_init", layer: name)
+    backwardDataPrimitive = try Primitive(
+      operation: &dataOperation, engine: engine, hint: forwardPrimitive,
+      name: name + "/backward_data")
+    var weightsOperation = dnnl_convolution_desc_t()
+    let weightsStatus = withUnsafePointer(to: chosenSource.raw) { sourcePointer in
+      withUnsafePointer(to: chosenWeights.raw) { weightsPointer in
+        withUnsafePointer(to: bias.raw) { biasPointer in
+          withUnsafePointer(to: chosenDestination.raw) { destinationPointer in
+            dnnl_convolution_backward_weights_desc_init(
+              &weightsOperation, dnnl_convolution_direct, sourcePointer, weightsPointer,
+              biasPointer, destinationPointer, strides, paddingBefore, paddingAfter)
+          }
+        }
+      }
+    }
+    try checkDNNL(weightsStatus, "dnnl_convolution_backward_weights_desc_init", layer: name)
+    backwardWeightsPrimitive = try Primitive(
+      operation: &weightsOperation, engine: engine, hint: forwardPrimitive,
+      name: name + "/backward_weights")
   }
 
   /// destination = activation(source (*) weights + bias); all memories in the primitive's layouts.
@@ -81,10 +130,44 @@ public final class Convolution {
       ], on: engine)
   }
 
-  // Backward (training issue): backward-data (diff destination -> diff source) and
-  // backward-weights (source, diff destination -> diff weights, diff bias) primitives go here,
-  // created with `forwardPrimitive` as the hint so they use the layouts forward chose.
+  /// diff source[n, c, y, x] = sum over o, ky, kx of diff destination[n, o, oy, ox] *
+  /// weights[o, c, ky, kx] where y = oy * stride + ky - padTop (the transposed convolution).
+  /// Layouts: `sourceDescriptor` for diff source, `destinationDescriptor` for diff destination.
+  public func backwardData(
+    diffDestination: Memory, weights: Memory, diffSource: Memory, engine: CPUEngine
+  ) throws {
+    try requireTraining(backwardDataPrimitive).execute(
+      [
+        (DNNL_ARG_DIFF_DST, diffDestination), (DNNL_ARG_WEIGHTS, weights),
+        (DNNL_ARG_DIFF_SRC, diffSource),
+      ], on: engine)
+  }
+
+  /// diff weights[o, c, ky, kx] = sum over n, oy, ox of diff destination[n, o, oy, ox] *
+  /// source[n, c, y, x]; diff bias[o] = sum over n, oy, ox of diff destination[n, o, oy, ox].
+  /// diff weights and diff bias have the layouts of weights and bias.
+  public func backwardWeights(
+    source: Memory, diffDestination: Memory, diffWeights: Memory, diffBias: Memory,
+    engine: CPUEngine
+  ) throws {
+    try requireTraining(backwardWeightsPrimitive).execute(
+      [
+        (DNNL_ARG_SRC, source), (DNNL_ARG_DIFF_DST, diffDestination),
+        (DNNL_ARG_DIFF_WEIGHTS, diffWeights), (DNNL_ARG_DIFF_BIAS, diffBias),
+      ], on: engine)
+  }
+
+  private func requireTraining(_ primitive: Primitive?) throws -> Primitive {
+    guard let primitive else {
+      throw EngineError(
+        code: .invalidConfiguration, layer: name,
+        message: "backward pass of an inference-only layer; create it with propagation .training")
+    }
+    return primitive
+  }
 
   /// The primitives that need a scratchpad buffer.
-  var primitives: [Primitive] { [forwardPrimitive] }
+  var primitives: [Primitive] {
+    [forwardPrimitive] + [backwardDataPrimitive, backwardWeightsPrimitive].compactMap { $0 }
+  }
 }

@@ -10,6 +10,10 @@ public final class InnerProduct {
   /// Layer name for errors.
   public let name: String
   let forwardPrimitive: Primitive
+  /// diff source from diff destination and weights (training only).
+  let backwardDataPrimitive: Primitive?
+  /// diff weights and diff bias from source and diff destination (training only).
+  let backwardWeightsPrimitive: Primitive?
 
   /// Creates the forward primitive for `outputCount` outputs over `sourceLayout`.
   public init(
@@ -41,6 +45,41 @@ public final class InnerProduct {
     }
     try checkDNNL(status, "dnnl_inner_product_forward_desc_init", layer: name)
     forwardPrimitive = try Primitive(operation: &operation, engine: engine, name: name)
+    guard propagation == .training else {
+      backwardDataPrimitive = nil
+      backwardWeightsPrimitive = nil
+      return
+    }
+    // The backward passes take the layouts forward chose, so no reorders sit between them.
+    let chosenWeights = forwardPrimitive.memoryDescriptor(dnnl_query_weights_md)
+    var dataOperation = dnnl_inner_product_desc_t()
+    let dataStatus = withUnsafePointer(to: sourceLayout.raw) { sourcePointer in
+      withUnsafePointer(to: chosenWeights.raw) { weightsPointer in
+        withUnsafePointer(to: destination.raw) { destinationPointer in
+          dnnl_inner_product_backward_data_desc_init(
+            &dataOperation, sourcePointer, weightsPointer, destinationPointer)
+        }
+      }
+    }
+    try checkDNNL(dataStatus, "dnnl_inner_product_backward_data_desc_init", layer: name)
+    backwardDataPrimitive = try Primitive(
+      operation: &dataOperation, engine: engine, hint: forwardPrimitive,
+      name: name + "/backward_data")
+    var weightsOperation = dnnl_inner_product_desc_t()
+    let weightsStatus = withUnsafePointer(to: sourceLayout.raw) { sourcePointer in
+      withUnsafePointer(to: chosenWeights.raw) { weightsPointer in
+        withUnsafePointer(to: bias.raw) { biasPointer in
+          withUnsafePointer(to: destination.raw) { destinationPointer in
+            dnnl_inner_product_backward_weights_desc_init(
+              &weightsOperation, sourcePointer, weightsPointer, biasPointer, destinationPointer)
+          }
+        }
+      }
+    }
+    try checkDNNL(weightsStatus, "dnnl_inner_product_backward_weights_desc_init", layer: name)
+    backwardWeightsPrimitive = try Primitive(
+      operation: &weightsOperation, engine: engine, hint: forwardPrimitive,
+      name: name + "/backward_weights")
   }
 
   /// Layout the primitive reads its weights in.
@@ -67,8 +106,40 @@ public final class InnerProduct {
       ], on: engine)
   }
 
-  // Backward (training issue): backward-data (diff source = diff destination x weights) and
-  // backward-weights (diff weights = diff destination^T x source, diff bias = column sums).
+  /// diff source[n, c] = sum over o of diff destination[n, o] * weights[o, c].
+  public func backwardData(
+    diffDestination: Memory, weights: Memory, diffSource: Memory, engine: CPUEngine
+  ) throws {
+    try requireTraining(backwardDataPrimitive).execute(
+      [
+        (DNNL_ARG_DIFF_DST, diffDestination), (DNNL_ARG_WEIGHTS, weights),
+        (DNNL_ARG_DIFF_SRC, diffSource),
+      ], on: engine)
+  }
 
-  var primitives: [Primitive] { [forwardPrimitive] }
+  /// diff weights[o, c] = sum over n of diff destination[n, o] * source[n, c];
+  /// diff bias[o] = sum over n of diff destination[n, o]. Layouts as weights and bias.
+  public func backwardWeights(
+    source: Memory, diffDestination: Memory, diffWeights: Memory, diffBias: Memory,
+    engine: CPUEngine
+  ) throws {
+    try requireTraining(backwardWeightsPrimitive).execute(
+      [
+        (DNNL_ARG_SRC, source), (DNNL_ARG_DIFF_DST, diffDestination),
+        (DNNL_ARG_DIFF_WEIGHTS, diffWeights), (DNNL_ARG_DIFF_BIAS, diffBias),
+      ], on: engine)
+  }
+
+  private func requireTraining(_ primitive: Primitive?) throws -> Primitive {
+    guard let primitive else {
+      throw EngineError(
+        code: .invalidConfiguration, layer: name,
+        message: "backward pass of an inference-only layer; create it with propagation .training")
+    }
+    return primitive
+  }
+
+  var primitives: [Primitive] {
+    [forwardPrimitive] + [backwardDataPrimitive, backwardWeightsPrimitive].compactMap { $0 }
+  }
 }

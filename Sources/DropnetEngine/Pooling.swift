@@ -9,6 +9,8 @@ public final class Pooling {
   /// Layer name for errors.
   public let name: String
   let forwardPrimitive: Primitive
+  /// diff source from diff destination (training only).
+  let backwardPrimitive: Primitive?
 
   /// Creates an average pooling primitive reading `sourceLayout` (padding is not counted).
   public init(
@@ -41,6 +43,23 @@ public final class Pooling {
     }
     try checkDNNL(status, "dnnl_pooling_forward_desc_init", layer: name)
     forwardPrimitive = try Primitive(operation: &operation, engine: engine, name: name)
+    guard propagation == .training else {
+      backwardPrimitive = nil
+      return
+    }
+    let chosenDestination = forwardPrimitive.memoryDescriptor(dnnl_query_dst_md)
+    var backwardOperation = dnnl_pooling_desc_t()
+    let backwardStatus = withUnsafePointer(to: sourceLayout.raw) { sourcePointer in
+      withUnsafePointer(to: chosenDestination.raw) { destinationPointer in
+        dnnl_pooling_backward_desc_init(
+          &backwardOperation, dnnl_pooling_avg_exclude_padding, sourcePointer,
+          destinationPointer, strides, kernel, noPadding, noPadding)
+      }
+    }
+    try checkDNNL(backwardStatus, "dnnl_pooling_backward_desc_init", layer: name)
+    backwardPrimitive = try Primitive(
+      operation: &backwardOperation, engine: engine, hint: forwardPrimitive,
+      name: name + "/backward")
   }
 
   /// Layout the primitive writes its destination in.
@@ -53,7 +72,17 @@ public final class Pooling {
     try forwardPrimitive.execute([(DNNL_ARG_SRC, source), (DNNL_ARG_DST, destination)], on: engine)
   }
 
-  // Backward (training issue): diff source = diff destination / (K * K) spread over each window.
+  /// diff source[n, c, y, x] = sum over the windows w containing (y, x) of
+  /// diff destination[n, c, w] / (K * K). diff source has the source's layout.
+  public func backward(diffDestination: Memory, diffSource: Memory, engine: CPUEngine) throws {
+    guard let backwardPrimitive else {
+      throw EngineError(
+        code: .invalidConfiguration, layer: name,
+        message: "backward pass of an inference-only layer; create it with propagation .training")
+    }
+    try backwardPrimitive.execute(
+      [(DNNL_ARG_DIFF_DST, diffDestination), (DNNL_ARG_DIFF_SRC, diffSource)], on: engine)
+  }
 
-  var primitives: [Primitive] { [forwardPrimitive] }
+  var primitives: [Primitive] { [forwardPrimitive] + [backwardPrimitive].compactMap { $0 } }
 }

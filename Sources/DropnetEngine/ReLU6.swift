@@ -13,6 +13,8 @@ public final class ReLU6 {
   static let lowerBound: Float = 0
   static let upperBound: Float = 6
   let forwardPrimitive: Primitive
+  /// diff source from source and diff destination (training only).
+  let backwardPrimitive: Primitive?
 
   /// Creates the forward primitive on a given data layout.
   public init(
@@ -28,6 +30,19 @@ public final class ReLU6 {
     }
     try checkDNNL(status, "dnnl_eltwise_forward_desc_init(clip)", layer: name)
     forwardPrimitive = try Primitive(operation: &operation, engine: engine, name: name)
+    guard propagation == .training else {
+      backwardPrimitive = nil
+      return
+    }
+    var backwardOperation = dnnl_eltwise_desc_t()
+    let backwardStatus = withUnsafePointer(to: dataLayout.raw) {
+      dnnl_eltwise_backward_desc_init(
+        &backwardOperation, dnnl_eltwise_clip, $0, $0, ReLU6.lowerBound, ReLU6.upperBound)
+    }
+    try checkDNNL(backwardStatus, "dnnl_eltwise_backward_desc_init(clip)", layer: name)
+    backwardPrimitive = try Primitive(
+      operation: &backwardOperation, engine: engine, hint: forwardPrimitive,
+      name: name + "/backward")
   }
 
   /// destination = min(max(source, 0), 6); source and destination may be the same memory.
@@ -35,8 +50,22 @@ public final class ReLU6 {
     try forwardPrimitive.execute([(DNNL_ARG_SRC, source), (DNNL_ARG_DST, destination)], on: engine)
   }
 
-  // Backward (training issue): diff source = diff destination where 0 < source < 6, else 0;
-  // an eltwise backward primitive with this forward as the hint.
+  /// diff source = diff destination where 0 < source < 6, else 0 (the forward's source).
+  public func backward(
+    source: Memory, diffDestination: Memory, diffSource: Memory, engine: CPUEngine
+  ) throws {
+    guard let backwardPrimitive else {
+      throw EngineError(
+        code: .invalidConfiguration, layer: name,
+        message: "backward pass of an inference-only layer; create it with propagation .training")
+    }
+    try backwardPrimitive.execute(
+      [
+        (DNNL_ARG_SRC, source), (DNNL_ARG_DIFF_DST, diffDestination),
+        (DNNL_ARG_DIFF_SRC, diffSource),
+      ],
+      on: engine)
+  }
 
-  var primitives: [Primitive] { [forwardPrimitive] }
+  var primitives: [Primitive] { [forwardPrimitive] + [backwardPrimitive].compactMap { $0 } }
 }
