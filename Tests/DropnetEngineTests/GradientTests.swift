@@ -138,6 +138,83 @@ final class GradientTests: XCTestCase {
       tolerance: gradientTolerance, "ip db")
   }
 
+  func testBatchNormalizationTrainingGradients() throws {
+    let harness = try LayerHarness()
+    var random = SeededGenerator(seed: 43)
+    let (batchSize, channels, height, width) = (3, 8, 2, 3)
+    let dims = [batchSize, channels, height, width]
+    let spatial = height * width
+    let source = random.uniform(dims.reduce(1, *), in: -2...3)
+    let gamma = random.uniform(channels, in: 0.5...1.5)
+    let beta = random.uniform(channels, in: -0.5...0.5)
+    let diffDestination = random.uniform(source.count, in: -1...1)
+    let epsilon = 0.001
+    // A blocked layout, as the network would use it.
+    let layout = try MemoryDescriptor(dimensions: dims, format: dnnl_nChw8c)
+    let layer = try BatchNormalization(
+      dataLayout: layout, epsilon: Float(epsilon), propagation: .training,
+      engine: harness.engine, name: "bn")
+    try harness.prepare(layer.primitives)
+    let parameters = layer.parameterDescriptor
+    let sourceMemory = try harness.memory(source, layout: layout)
+    let scaleMemory = try harness.memory(gamma, layout: parameters)
+    let shiftMemory = try harness.memory(beta, layout: parameters)
+    let destination = try harness.empty(layout)
+    let batchMean = try harness.empty(parameters)
+    let batchVariance = try harness.empty(parameters)
+    try layer.forwardTraining(
+      source: sourceMemory, scale: scaleMemory, shift: shiftMemory,
+      destination: destination, batchMean: batchMean, batchVariance: batchVariance,
+      engine: harness.engine)
+    let diffSource = try harness.empty(layout)
+    let diffScale = try harness.empty(parameters)
+    let diffShift = try harness.empty(parameters)
+    try layer.backward(
+      source: sourceMemory, batchMean: batchMean, batchVariance: batchVariance,
+      scale: scaleMemory, shift: shiftMemory,
+      diffDestination: harness.memory(diffDestination, layout: layout),
+      diffSource: diffSource, diffScale: diffScale, diffShift: diffShift, engine: harness.engine)
+
+    func statistics(_ x: [Double]) -> (mean: [Double], variance: [Double]) {
+      var mean = [Double](repeating: 0, count: channels)
+      var variance = [Double](repeating: 0, count: channels)
+      let count = Double(batchSize * spatial)
+      for index in x.indices { mean[(index / spatial) % channels] += x[index] / count }
+      for index in x.indices {
+        let c = (index / spatial) % channels
+        variance[c] += (x[index] - mean[c]) * (x[index] - mean[c]) / count
+      }
+      return (mean, variance)
+    }
+    let dy = diffDestination.map(Double.init)
+    func loss(_ x: [Double], _ g: [Double], _ b: [Double]) -> Double {
+      let (mean, variance) = statistics(x)
+      let y = ReferenceMath.batchNormNCHW(
+        x, channels: channels, spatial: spatial, gamma: g, beta: b, mean: mean,
+        variance: variance, epsilon: epsilon)
+      return dot(dy, y)
+    }
+    let (x, g, b) = (source.map(Double.init), gamma.map(Double.init), beta.map(Double.init))
+    let (mean, variance) = statistics(x)
+    assertClose(try harness.plainValues(batchMean), mean, tolerance: 1e-5, "batch mean")
+    assertClose(
+      try harness.plainValues(batchVariance), variance, tolerance: 1e-5, "batch variance")
+    assertClose(
+      try harness.plainValues(destination),
+      ReferenceMath.batchNormNCHW(
+        x, channels: channels, spatial: spatial, gamma: g, beta: b, mean: mean,
+        variance: variance, epsilon: epsilon), tolerance: 1e-4, "bn training forward")
+    assertClose(
+      try harness.plainValues(diffSource), numericalGradient(at: x) { loss($0, g, b) },
+      tolerance: gradientTolerance, "bn dx")
+    assertClose(
+      try harness.plainValues(diffScale), numericalGradient(at: g) { loss(x, $0, b) },
+      tolerance: gradientTolerance, "bn dgamma")
+    assertClose(
+      try harness.plainValues(diffShift), numericalGradient(at: b) { loss(x, g, $0) },
+      tolerance: gradientTolerance, "bn dbeta")
+  }
+
   func testInferenceLayerRefusesBackward() throws {
     let harness = try LayerHarness()
     let layer = try ReLU6(dataLayout: .plain([1, 8, 2, 2]), engine: harness.engine, name: "relu6")
