@@ -1,5 +1,9 @@
 import CDNNL
 
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 /// Measures MobileNetV1 inference speed against the machine's SGEMM peak.
 ///
 /// Weights are random (the cost of the network does not depend on their values); every timed
@@ -58,6 +62,9 @@ public struct InferenceBenchmark: Sendable {
     public var gflopsPerSecond: Double
     /// `gflopsPerSecond` over the SGEMM peak at the same thread count.
     public var fractionOfPeak: Double
+    /// CPU time of the whole process (all threads, spin-waiting included) per image: close to
+    /// the unloaded wall time for one thread when other processes compete for the cores.
+    public var cpuMillisecondsPerImage: Double
     /// Peak resident memory while this network was built and run, if measurable.
     public var peakResidentBytes: Int?
   }
@@ -71,6 +78,10 @@ public struct InferenceBenchmark: Sendable {
     public var measurements: [Measurement]
     /// Peak resident memory of the whole process (VmHWM) at the end, if measurable.
     public var processPeakResidentBytes: Int?
+    /// OMP_WAIT_POLICY as the OpenMP runtime read it at start-up (nil: unset, i.e. spinning).
+    /// On a 2-core machine shared with other work, PASSIVE avoids threads spinning at every
+    /// layer's barrier while their partner waits for a time slice.
+    public var openMPWaitPolicy: String?
   }
 
   public var configuration: Configuration
@@ -103,12 +114,14 @@ public struct InferenceBenchmark: Sendable {
         var passes = 0
         let clock = ContinuousClock()
         let start = clock.now
+        let cpuStart = InferenceBenchmark.processCPUSeconds()
         var elapsed = 0.0
         while passes < configuration.minimumPasses || elapsed < configuration.minimumSeconds {
           _ = try model.forward(input)
           passes += 1
           elapsed = InferenceBenchmark.seconds(clock.now - start)
         }
+        let cpuSeconds = InferenceBenchmark.processCPUSeconds() - cpuStart
         let images = Double(passes * batchSize)
         let gflops = images * 2 * Double(multiplyAdds) / elapsed / 1e9
         let peak = peaks.first { $0.threads == threads }?.gflopsPerSecond ?? .nan
@@ -116,17 +129,19 @@ public struct InferenceBenchmark: Sendable {
           batchSize: batchSize, threads: threads, passes: passes,
           imagesPerSecond: images / elapsed, millisecondsPerImage: elapsed * 1000 / images,
           millisecondsPerBatch: elapsed * 1000 / Double(passes), gflopsPerSecond: gflops,
-          fractionOfPeak: gflops / peak,
+          fractionOfPeak: gflops / peak, cpuMillisecondsPerImage: cpuSeconds * 1000 / images,
           peakResidentBytes: resetWorked ? ResourceUsage.peakResidentBytes() : nil)
         progress(
           "batch \(batchSize), \(threads) threads: \(measurement.imagesPerSecond) images/s, "
-            + "\(measurement.millisecondsPerImage) ms/image, \(gflops) GFLOP/s")
+            + "\(measurement.millisecondsPerImage) ms/image (CPU \(measurement.cpuMillisecondsPerImage)), "
+            + "\(gflops) GFLOP/s")
         measurements.append(measurement)
       }
     }
     return Result(
       configuration: configuration, multiplyAddsPerImage: multiplyAdds, peaks: peaks,
-      measurements: measurements, processPeakResidentBytes: ResourceUsage.peakResidentBytes())
+      measurements: measurements, processPeakResidentBytes: ResourceUsage.peakResidentBytes(),
+      openMPWaitPolicy: getenv("OMP_WAIT_POLICY").map { String(cString: $0) })
   }
 
   /// Best-of-repetitions SGEMM GFLOP/s for square matrices on `threads` threads.
@@ -181,6 +196,12 @@ public struct InferenceBenchmark: Sendable {
     return HostTensor(
       shape: [count, size, size, 3],
       values: (0..<count * size * size * 3).map { _ in generator.nextUnit() })
+  }
+
+  static func processCPUSeconds() -> Double {
+    var time = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &time)
+    return Double(time.tv_sec) + Double(time.tv_nsec) * 1e-9
   }
 
   static func seconds(_ duration: Duration) -> Double {
