@@ -1,5 +1,9 @@
 import CDNNL
 
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 /// A oneDNN CPU engine with its in-order execution stream.
 ///
 /// Every memory and primitive of one network belongs to one `CPUEngine`; the stream runs
@@ -7,6 +11,13 @@ import CDNNL
 public final class CPUEngine {
   let engine: dnnl_engine_t
   let stream: dnnl_stream_t
+
+  /// Processors online: the natural thread count for a network that has the machine to itself.
+  /// With other busy processes on the same cores, fewer threads (or OMP_WAIT_POLICY=PASSIVE
+  /// in the environment at start-up) avoid OpenMP threads spinning while they wait.
+  public static var onlineProcessorCount: Int {
+    max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+  }
 
   /// Creates the CPU engine (index 0) and its stream.
   public init() throws {

@@ -78,6 +78,8 @@ public struct InferenceBenchmark: Sendable {
     public var measurements: [Measurement]
     /// Peak resident memory of the whole process (VmHWM) at the end, if measurable.
     public var processPeakResidentBytes: Int?
+    /// oneDNN's kernel per primitive of the last network measured ("ref" means unoptimized).
+    public var implementations: [String: String]
     /// OMP_WAIT_POLICY as the OpenMP runtime read it at start-up (nil: unset, i.e. spinning).
     /// On a 2-core machine shared with other work, PASSIVE avoids threads spinning at every
     /// layer's barrier while their partner waits for a time slice.
@@ -104,11 +106,13 @@ public struct InferenceBenchmark: Sendable {
     }
     var measurements: [Measurement] = []
     var multiplyAdds = 0
+    var implementations: [String: String] = [:]
     for threads in configuration.threadCounts {
       for batchSize in configuration.batchSizes {
         let resetWorked = ResourceUsage.resetPeak()
         let model = try MobileNetV1(weights: weights, batchSize: batchSize, threads: threads)
         multiplyAdds = model.multiplyAddsPerImage
+        implementations = model.implementationNames
         let input = InferenceBenchmark.randomImages(count: batchSize)
         for _ in 0..<configuration.warmUpPasses { _ = try model.forward(input) }
         var passes = 0
@@ -141,6 +145,7 @@ public struct InferenceBenchmark: Sendable {
     return Result(
       configuration: configuration, multiplyAddsPerImage: multiplyAdds, peaks: peaks,
       measurements: measurements, processPeakResidentBytes: ResourceUsage.peakResidentBytes(),
+      implementations: implementations,
       openMPWaitPolicy: getenv("OMP_WAIT_POLICY").map { String(cString: $0) })
   }
 

@@ -152,6 +152,12 @@ public final class MobileNetV1 {
     plans[batchSize]!.multiplyAddsPerImage
   }
 
+  /// The oneDNN kernel each primitive of the full-batch pass uses, by layer name (e.g.
+  /// "jit_1x1:avx2"); a "ref" kernel means oneDNN found no optimized code for this CPU.
+  public var implementationNames: [String: String] {
+    plans[batchSize]!.implementationNames
+  }
+
   /// Runs the network.
   /// - Parameters:
   ///   - input: [N, imageSize, imageSize, 3] NHWC RGB in [-1, 1], 1 <= N <= batchSize.

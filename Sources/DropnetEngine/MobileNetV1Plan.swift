@@ -163,6 +163,13 @@ final class MobileNetV1Plan {
   /// Bytes of the largest scratchpad among this plan's primitives.
   var scratchpadByteCount: Int { primitives.map(\.scratchpadByteCount).max() ?? 0 }
 
+  /// oneDNN's kernel per primitive, by layer name, e.g. "jit_1x1:avx2"; "ref:any" means slow.
+  var implementationNames: [String: String] {
+    var names: [String: String] = [:]
+    for primitive in primitives { names[primitive.name] = primitive.implementationName }
+    return names
+  }
+
   /// Multiply-adds per image of the convolutions and the logits layer.
   var multiplyAddsPerImage: Int {
     steps.map { $0.convolution.geometry.multiplyAddCount }.reduce(0, +) / batchSize

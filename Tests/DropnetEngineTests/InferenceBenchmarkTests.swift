@@ -27,6 +27,9 @@ final class InferenceBenchmarkTests: XCTestCase {
     // The 224x224 network's weights alone are 17 MB; any real RSS reading exceeds that.
     let peak = try XCTUnwrap(result.processPeakResidentBytes)
     XCTAssertGreaterThan(peak, 17_000_000)
+    XCTAssertTrue(
+      MobileNetV1.layerNames.allSatisfy { result.implementations[$0] != nil },
+      "every convolution names its kernel: \(result.implementations)")
     // The result is what the CLI serialises.
     let decoded = try JSONDecoder().decode(
       InferenceBenchmark.Result.self, from: JSONEncoder().encode(result))
