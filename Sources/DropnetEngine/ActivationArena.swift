@@ -12,9 +12,8 @@ final class ActivationArena {
   private(set) var scratchpad: UnsafeMutableRawPointer?
   private(set) var scratchpadByteCount = 0
 
-  /// Grows the buffers to at least the given sizes; returns whether any buffer moved.
-  func reserve(slotByteCount: Int, scratchpadByteCount: Int) -> Bool {
-    var moved = false
+  /// Grows the buffers to at least the given sizes (moving them: rebind memories afterwards).
+  func reserve(slotByteCount: Int, scratchpadByteCount: Int) {
     if slotByteCount > self.slotByteCount || slots.isEmpty {
       for slot in slots { slot.deallocate() }
       let size = max(slotByteCount, ActivationArena.alignment)
@@ -22,7 +21,6 @@ final class ActivationArena {
         UnsafeMutableRawPointer.allocate(byteCount: size, alignment: ActivationArena.alignment)
       }
       self.slotByteCount = size
-      moved = true
     }
     if scratchpadByteCount > self.scratchpadByteCount || scratchpad == nil {
       scratchpad?.deallocate()
@@ -30,9 +28,7 @@ final class ActivationArena {
       scratchpad = UnsafeMutableRawPointer.allocate(
         byteCount: size, alignment: ActivationArena.alignment)
       self.scratchpadByteCount = size
-      moved = true
     }
-    return moved
   }
 
   deinit {

@@ -241,7 +241,7 @@ final class MobileNetV1Plan {
 
   /// Points every activation memory and scratchpad at the arena (growing it if needed).
   private func bind(_ arena: ActivationArena) throws {
-    _ = arena.reserve(slotByteCount: slotByteCount, scratchpadByteCount: scratchpadByteCount)
+    arena.reserve(slotByteCount: slotByteCount, scratchpadByteCount: scratchpadByteCount)
     for (memory, slot) in slottedMemories { try memory.setDataHandle(arena.slots[slot]) }
     for primitive in primitives { try primitive.bindScratchpad(arena.scratchpad) }
   }
