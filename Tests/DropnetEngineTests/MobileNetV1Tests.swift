@@ -86,20 +86,26 @@ final class MobileNetV1Tests: XCTestCase {
       weights: Self.weights, batchSize: 3, threads: 2, imageSize: imageSize)
     let input = Self.images(count: 3, size: imageSize, seed: 2)
     let perImage = input.values.count / 3
-    let full = try model.forward(input)
+    let captureName = "MobilenetV1/Conv2d_3_pointwise"
+    let full = try model.forward(input, capture: [captureName])
     let firstTwo = try model.forward(
       HostTensor(
         shape: [2, imageSize, imageSize, 3], values: Array(input.values[0..<2 * perImage])))
     let last = try model.forward(
       HostTensor(
         shape: [1, imageSize, imageSize, 3], values: Array(input.values[(2 * perImage)...])),
-      capture: ["MobilenetV1/Conv2d_3_pointwise"])
+      capture: [captureName])
     let classes = 1001
     XCTAssertEqual(firstTwo.probabilities.shape, [2, classes])
     XCTAssertEqual(last.probabilities.shape, [1, classes])
     // The convolutions and pooling compute each image the same way whatever the batch size.
     XCTAssertEqual(Array(full.features.values[0..<2048]), firstTwo.features.values, "images 0, 1")
     XCTAssertEqual(Array(full.features.values[2048...]), last.features.values, "image 2")
+    let fullCapture = try XCTUnwrap(full.captured[captureName])
+    let lastCapture = try XCTUnwrap(last.captured[captureName])
+    XCTAssertEqual(fullCapture.shape, [3, 16, 16, 128])
+    XCTAssertEqual(lastCapture.shape, [1, 16, 16, 128])
+    XCTAssertEqual(Array(fullCapture.values[(2 * 16 * 16 * 128)...]), lastCapture.values)
     // The logits GEMM may order its 1024-term sums differently per batch size: float rounding.
     let batchOrderTolerance = 1e-5
     assertClose(
@@ -109,7 +115,7 @@ final class MobileNetV1Tests: XCTestCase {
       last.logits.values, full.logits.values[(2 * classes)...].map(Double.init),
       tolerance: batchOrderTolerance, "logits of image 2")
     // The full batch again after the partial ones: plans and shared buffers must not interfere.
-    XCTAssertEqual(try model.forward(input), full)
+    XCTAssertEqual(try model.forward(input, capture: [captureName]), full)
   }
 
   func testMissingGammaMeansScaleOne() throws {
