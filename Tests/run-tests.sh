@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 bash examples/install-dependencies.sh
 bash examples/make-examples.sh
 bash examples/fetch-weights.sh
+bash examples/fetch-test-photos.sh
 
 echo "== swift format lint" >&2
 swift format lint --strict --recursive --parallel Package.swift Sources Tests
@@ -17,4 +18,4 @@ echo "== swift build (warnings are errors: see Package.swift)" >&2
 swift build --build-tests 2>&1 | grep -vE "^\[[0-9]+/[0-9]+\]"
 
 echo "== swift test" >&2
-swift test --skip-build
+swift test --skip-build --disable-swift-testing

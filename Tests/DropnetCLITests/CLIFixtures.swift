@@ -47,19 +47,27 @@ enum CLIFixtures {
     }
   }
 
-  static func start(_ arguments: [String]) throws -> Running {
+  /// The package's root folder (for examples/ and its generated data).
+  static let packageRoot = URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+  /// Starts dropnet; stdout and stderr together are read as lines, unless `separateErrors`,
+  /// which sends stderr to the test's own stderr.
+  static func start(_ arguments: [String], separateErrors: Bool = false) throws -> Running {
     let process = Process()
     process.executableURL = try executable
     process.arguments = arguments
     let pipe = Pipe()
     process.standardOutput = pipe
-    process.standardError = pipe
+    process.standardError = separateErrors ? FileHandle.standardError : pipe
     try process.run()
     return Running(process: process, lines: AsyncLineSequence(handle: pipe.fileHandleForReading))
   }
 
-  static func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
-    let running = try start(arguments)
+  static func run(_ arguments: [String], separateErrors: Bool = false) throws -> (
+    status: Int32, output: String
+  ) {
+    let running = try start(arguments, separateErrors: separateErrors)
     let output = running.lines.joined(separator: "\n")
     running.process.waitUntilExit()
     return (running.process.terminationStatus, output)

@@ -1,0 +1,61 @@
+import CDNNL
+
+/// The shape, data type and layout of a oneDNN tensor, with dimensions in oneDNN's logical order
+/// (N, C, H, W for activations; [G,] O, I, H, W for weights) whatever the physical layout.
+public struct MemoryDescriptor {
+  var raw: dnnl_memory_desc_t
+
+  /// Wraps a descriptor that oneDNN produced (for example the layout a primitive chose).
+  init(raw: dnnl_memory_desc_t) { self.raw = raw }
+
+  /// A float32 descriptor with the given logical dimensions and layout tag; `dnnl_format_tag_any`
+  /// lets the primitive that receives it choose the layout.
+  init(dimensions: [Int], format: dnnl_format_tag_t, layer: String? = nil) throws {
+    var raw = dnnl_memory_desc_t()
+    let dims = dimensions.map { dnnl_dim_t($0) }
+    try checkDNNL(
+      dnnl_memory_desc_init_by_tag(&raw, Int32(dims.count), dims, dnnl_f32, format),
+      "dnnl_memory_desc_init_by_tag(\(dimensions))", layer: layer)
+    self.raw = raw
+  }
+
+  /// A plain row-major float32 descriptor (`nc`, `nchw`, `goihw`, ... by rank).
+  static func plain(_ dimensions: [Int], layer: String? = nil) throws -> MemoryDescriptor {
+    let formats: [Int: dnnl_format_tag_t] = [
+      1: dnnl_a, 2: dnnl_ab, 3: dnnl_abc, 4: dnnl_abcd, 5: dnnl_abcde,
+    ]
+    guard let format = formats[dimensions.count] else {
+      throw EngineError(
+        code: .invalidConfiguration, layer: layer,
+        message: "a plain tensor of rank \(dimensions.count) is not supported; use rank 1...5")
+    }
+    return try MemoryDescriptor(dimensions: dimensions, format: format, layer: layer)
+  }
+
+  /// A descriptor that leaves the layout to the primitive receiving it.
+  static func any(_ dimensions: [Int], layer: String? = nil) throws -> MemoryDescriptor {
+    try MemoryDescriptor(dimensions: dimensions, format: dnnl_format_tag_any, layer: layer)
+  }
+
+  /// Logical dimensions.
+  public var dimensions: [Int] {
+    withUnsafeBytes(of: raw.dims) { bytes in
+      Array(bytes.bindMemory(to: dnnl_dim_t.self).prefix(Int(raw.ndims)).map { Int($0) })
+    }
+  }
+
+  /// Logical element count (product of the dimensions, without layout padding).
+  public var elementCount: Int { dimensions.reduce(1, *) }
+
+  /// Bytes the physical layout occupies, including any padding of blocked layouts.
+  public var byteCount: Int {
+    withUnsafePointer(to: raw) { Int(dnnl_memory_desc_get_size($0)) }
+  }
+
+  /// Whether two descriptors describe the same layout (same shape, type and blocking).
+  public func isSameLayout(as other: MemoryDescriptor) -> Bool {
+    withUnsafePointer(to: raw) { lhs in
+      withUnsafePointer(to: other.raw) { rhs in dnnl_memory_desc_equal(lhs, rhs) != 0 }
+    }
+  }
+}

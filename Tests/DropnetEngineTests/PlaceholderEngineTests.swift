@@ -1,3 +1,0 @@
-import XCTest
-
-final class PlaceholderEngineTests: XCTestCase { func testBuilds() { XCTAssertTrue(true) } }
