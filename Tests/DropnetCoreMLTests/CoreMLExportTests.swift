@@ -112,6 +112,28 @@ final class CoreMLExportTests: XCTestCase {
     }
   }
 
+  func testMetadataMapIsWrittenInKeyOrderSoTheHashIsReproducible() throws {
+    // userDefined is a protobuf map: without deterministic ordering its entries come out in
+    // Swift's hash order, which changes from process to process, and so would the export
+    // hash. Eight entries in hash order are sorted by chance once in 40,320.
+    let checkpoint = try CoreMLTestSupport.imageNetCheckpoint()
+    let folder = try CoreMLTestSupport.temporaryFolder(for: self)
+    let keys = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel"]
+      .map { "order-test-\($0)" }
+    var userDefined: [String: String] = [:]
+    for key in keys { userDefined[key] = "x" }
+    let options = CoreMLExportOptions(
+      userDefined: userDefined, exportDate: Date(timeIntervalSince1970: 0))
+    let result = try CoreMLExporter.export(
+      checkpoint: checkpoint, name: "M", to: folder, options: options)
+    let bytes = try Data(contentsOf: result.modelURL)
+    let offsets = try keys.map { key in
+      try XCTUnwrap(bytes.range(of: Data(key.utf8))?.lowerBound, key)
+    }
+    XCTAssertEqual(offsets, offsets.sorted())
+    XCTAssertEqual(result.summary.exportedAt, "1970-01-01T00:00:00Z")
+  }
+
   func testFloat16HalvesTheFile() throws {
     let checkpoint = try CoreMLTestSupport.imageNetCheckpoint()
     let folder = try CoreMLTestSupport.temporaryFolder(for: self)
@@ -121,6 +143,9 @@ final class CoreMLExportTests: XCTestCase {
       options: CoreMLExportOptions(float16Weights: true))
     XCTAssertEqual(half.summary.specificationVersion, 2)
     XCTAssertEqual(half.summary.weightPrecision, "float16")
+    print(
+      "export sizes: float32 \(full.summary.modelByteCount) bytes, float16 "
+        + "\(half.summary.modelByteCount) bytes")
     let ratio = Double(half.summary.modelByteCount) / Double(full.summary.modelByteCount)
     XCTAssertEqual(
       ratio, 0.5, accuracy: 0.01, "\(half.summary.modelByteCount) / \(full.summary.modelByteCount)")
