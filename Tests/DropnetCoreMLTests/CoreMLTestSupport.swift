@@ -81,6 +81,9 @@ enum CoreMLTestSupport {
     var environment = ProcessInfo.processInfo.environment
     // coremltools imports TensorFlow when it is installed; keep its start-up chatter out.
     environment["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    // The test set-up may export OPENBLAS_CORETYPE=SkylakeX for Debian's OpenBLAS; NumPy's own
+    // OpenBLAS obeys it too and dies with SIGILL on CPUs without AVX-512. Let it detect the CPU.
+    environment["OPENBLAS_CORETYPE"] = nil
     process.environment = environment
     let pipe = Pipe()
     process.standardOutput = pipe
@@ -88,6 +91,10 @@ enum CoreMLTestSupport {
     try process.run()
     let output = pipe.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+    var text = String(decoding: output, as: UTF8.self)
+    if process.terminationReason == .uncaughtSignal {
+      text += "\n(check_mlmodel.py was killed by signal \(process.terminationStatus))"
+    }
+    return (process.terminationStatus, text)
   }
 }
