@@ -30,10 +30,15 @@ public struct ClassifierHead: Sendable, Equatable {
 
   /// Inference batch normalization: `gamma * (x - mean) / sqrt(variance + epsilon) + beta`.
   public struct BatchNorm: Sendable, Equatable {
+    /// Learned scale per channel.
     public var gamma: [Float]
+    /// Learned shift per channel.
     public var beta: [Float]
+    /// Moving mean per channel.
     public var mean: [Float]
+    /// Moving variance per channel.
     public var variance: [Float]
+    /// Added to the variance (Keras' default is 0.001).
     public var epsilon: Float
 
     /// Creates a batch norm from its trained statistics.
@@ -60,8 +65,11 @@ public struct ClassifierHead: Sendable, Equatable {
 
   /// One layer of the head.
   public enum Layer: Sendable, Equatable {
+    /// A fully connected layer.
     case innerProduct(InnerProduct)
+    /// max(0, x).
     case relu
+    /// Inference batch normalization, folded away by `folded(featureCount:)`.
     case batchNorm(BatchNorm)
     /// Identity at inference; kept so a description can list the trained layers as they were.
     case dropout

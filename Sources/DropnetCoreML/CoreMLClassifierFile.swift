@@ -9,19 +9,27 @@ import SwiftProtobuf
 public struct CoreMLClassifierFile: Sendable {
   /// The model's metadata block.
   public struct Metadata: Sendable, Equatable {
+    /// One line saying what the model is.
     public var shortDescription: String
+    /// The export version ("1", "2", ...).
     public var versionString: String
+    /// Who made the model.
     public var author: String
+    /// The model's licence.
     public var license: String
+    /// Provenance and training facts (see `CoreMLExporter`).
     public var userDefined: [String: String]
   }
 
   /// One layer: its name, kind, wiring and parameter count.
   public struct LayerSummary: Sendable, Equatable {
+    /// The layer's name.
     public var name: String
     /// "convolution", "unary", "pooling", "innerProduct", "activation", "softmax", or "other".
     public var kind: String
+    /// Blobs the layer reads.
     public var inputs: [String]
+    /// Blobs the layer writes.
     public var outputs: [String]
     /// Weights plus biases stored in the layer.
     public var parameterCount: Int
@@ -31,21 +39,29 @@ public struct CoreMLClassifierFile: Sendable {
   public var specificationVersion: Int
   /// Whether the model declares itself updatable.
   public var isUpdatable: Bool
-  /// The image input's name, size and colour space.
+  /// The image input's name.
   public var inputName: String
+  /// The image input's width in pixels.
   public var imageWidth: Int
+  /// The image input's height in pixels.
   public var imageHeight: Int
+  /// Whether the image input is RGB (rather than BGR or grayscale).
   public var isRGB: Bool
   /// The classifier's image preprocessing: value * channelScale + per-channel bias.
   public var channelScale: Float
+  /// Added to the red channel after scaling.
   public var redBias: Float
+  /// Added to the green channel after scaling.
   public var greenBias: Float
+  /// Added to the blue channel after scaling.
   public var blueBias: Float
   /// Class labels in output order.
   public var classLabels: [String]
-  /// Output feature names, and which are the label and the probabilities.
+  /// Output feature names.
   public var outputNames: [String]
+  /// The output holding the predicted label.
   public var predictedFeatureName: String
+  /// The output holding the per-class probabilities.
   public var predictedProbabilitiesName: String
   /// The metadata.
   public var metadata: Metadata
@@ -140,7 +156,7 @@ public struct CoreMLClassifierFile: Sendable {
     for (imageIndex, pixels) in images.enumerated() {
       guard pixels.count == pixelCount * 3 else {
         throw CoreMLExportError(
-          code: .unexpectedLayer, file: file,
+          code: .invalidImage, file: file,
           message: "an image has \(pixels.count) bytes; the model takes \(imageWidth)x"
             + "\(imageHeight) RGB (\(pixelCount * 3) bytes)")
       }

@@ -24,6 +24,8 @@ public struct CoreMLExportError: Error, Sendable, CustomStringConvertible {
     public static let notACoreMLModel = Code(rawValue: "notACoreMLModel")
     /// The model's layers are not the MobileNet v1 network dropnet writes.
     public static let unexpectedLayer = Code(rawValue: "unexpectedLayer")
+    /// Image bytes given to the reader do not match the model's input size.
+    public static let invalidImage = Code(rawValue: "invalidImage")
   }
 
   /// What kind of failure.

@@ -65,7 +65,7 @@ public enum CoreMLExporter {
     return ExportResult(modelURL: modelURL, summaryURL: summaryURL, summary: summary)
   }
 
-  /// The CoreML `Model` for `checkpoint` (public for tests and tools that want the bytes).
+  /// The CoreML `Model` for `checkpoint`, checked and built before anything is written.
   static func makeModel(
     checkpoint: Checkpoint, options: CoreMLExportOptions, exportVersion: Int
   ) throws -> CoreML_Specification_Model {
