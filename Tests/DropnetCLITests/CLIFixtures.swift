@@ -15,7 +15,7 @@ enum CLIFixtures {
           FileManager.default.isExecutableFile(atPath: $0.path)
         })
       else {
-        throw XCTSkip(
+        throw Failure(
           "the dropnet executable is not built beside the tests; run `swift build` first")
       }
       return found
@@ -45,6 +45,12 @@ enum CLIFixtures {
         buffer.append(chunk)
       }
     }
+  }
+
+  /// A test set-up failure, with what to do.
+  struct Failure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
   }
 
   /// The package's root folder (for examples/ and its generated data).
@@ -81,7 +87,12 @@ enum CLIFixtures {
   static func opencvSample(_ name: String) throws -> URL {
     let url = URL(fileURLWithPath: "/usr/share/doc/opencv-doc/examples/data/\(name)")
     guard FileManager.default.fileExists(atPath: url.path) else {
-      throw XCTSkip("missing \(url.path): run Tests/run-tests.sh (it installs opencv-doc)")
+      throw CocoaError(
+        .fileNoSuchFile,
+        userInfo: [
+          NSLocalizedDescriptionKey:
+            "missing \(url.path): run Tests/run-tests.sh (it installs opencv-doc)"
+        ])
     }
     return url
   }

@@ -10,7 +10,12 @@ enum TestMedia {
   static func opencvSample(_ name: String) throws -> URL {
     let url = opencvData.appendingPathComponent(name)
     guard FileManager.default.fileExists(atPath: url.path) else {
-      throw XCTSkip("missing \(url.path): run Tests/run-tests.sh (it installs opencv-doc)")
+      throw CocoaError(
+        .fileNoSuchFile,
+        userInfo: [
+          NSLocalizedDescriptionKey:
+            "missing \(url.path): run Tests/run-tests.sh (it installs opencv-doc)"
+        ])
     }
     return url
   }

@@ -7,7 +7,12 @@ enum MediaFixtures {
   static func opencvSample(_ name: String) throws -> URL {
     let url = URL(fileURLWithPath: "/usr/share/doc/opencv-doc/examples/data/\(name)")
     guard FileManager.default.fileExists(atPath: url.path) else {
-      throw XCTSkip("missing \(url.path): run Tests/run-tests.sh (it installs opencv-doc)")
+      throw CocoaError(
+        .fileNoSuchFile,
+        userInfo: [
+          NSLocalizedDescriptionKey:
+            "missing \(url.path): run Tests/run-tests.sh (it installs opencv-doc)"
+        ])
     }
     return url
   }
