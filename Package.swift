@@ -90,18 +90,24 @@ let package = Package(
     .testTarget(
       name: "DropnetDatasetTests",
       dependencies: [
-        "DropnetDataset", "DropnetMedia", .product(name: "Logging", package: "swift-log"),
+        "DropnetDataset", "DropnetMedia", "DropnetTestSupport",
+        .product(name: "Logging", package: "swift-log"),
       ],
+      swiftSettings: strictSwift
+    ),
+    .target(
+      name: "DropnetTestSupport",
+      path: "Tests/DropnetTestSupport",
       swiftSettings: strictSwift
     ),
     .testTarget(
       name: "DropnetMediaTests",
-      dependencies: ["DropnetMedia"],
+      dependencies: ["DropnetMedia", "DropnetTestSupport"],
       swiftSettings: strictSwift
     ),
     .testTarget(
       name: "DropnetCLITests",
-      dependencies: ["dropnet"],
+      dependencies: ["dropnet", "DropnetTestSupport"],
       swiftSettings: strictSwift
     ),
     .testTarget(

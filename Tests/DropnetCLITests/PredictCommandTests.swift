@@ -1,3 +1,4 @@
+import DropnetTestSupport
 import Foundation
 import XCTest
 
@@ -9,16 +10,16 @@ final class PredictCommandTests: XCTestCase {
   private func importedCheckpoint() throws -> URL { try Self.imported.get() }
 
   private static func importCheckpoint() throws -> URL {
-    let graph = CLIFixtures.packageRoot.appendingPathComponent(
+    let graph = TestFiles.packageRoot.appendingPathComponent(
       "examples/weights/mobilenet_v1_imagenet.pb")
     guard FileManager.default.fileExists(atPath: graph.path) else {
-      throw CLIFixtures.Failure(
+      throw TestFiles.Missing(
         "missing \(graph.path): run examples/fetch-weights.sh (Tests/run-tests.sh does)")
     }
-    let out = try CLIFixtures.temporaryFolder().appendingPathComponent("imagenet.safetensors")
+    let out = try TestFiles.temporaryFolder().appendingPathComponent("imagenet.safetensors")
     let result = try CLIFixtures.run(["weights", "import", graph.path, "--out", out.path])
     guard result.status == 0, result.output.contains("imported 137 tensors") else {
-      throw CLIFixtures.Failure("weights import failed: \(result.output)")
+      throw TestFiles.Missing("weights import failed: \(result.output)")
     }
     return out
   }
@@ -41,7 +42,7 @@ final class PredictCommandTests: XCTestCase {
   }
 
   func testRealPhotosGetTheirImageNetClass() throws {
-    let photos = CLIFixtures.packageRoot.appendingPathComponent("examples/generated/test-photos")
+    let photos = TestFiles.packageRoot.appendingPathComponent("examples/generated/test-photos")
     guard FileManager.default.fileExists(atPath: photos.appendingPathComponent("coffee.png").path)
     else {
       XCTFail("missing test photos: run examples/fetch-test-photos.sh (Tests/run-tests.sh does)")
@@ -51,9 +52,9 @@ final class PredictCommandTests: XCTestCase {
     let table: [(URL, top1: [String], top5: String)] = [
       (photos.appendingPathComponent("chelsea.png"), ["tabby", "Egyptian cat"], "tabby"),
       (photos.appendingPathComponent("coffee.png"), ["espresso"], "espresso"),
-      (try CLIFixtures.opencvSample("squirrel_cls.jpg"), ["fox squirrel"], "fox squirrel"),
-      (try CLIFixtures.opencvSample("orange.jpg"), ["orange"], "orange"),
-      (try CLIFixtures.opencvSample("baboon.jpg"), ["baboon"], "baboon"),
+      (try TestFiles.opencvSample("squirrel_cls.jpg"), ["fox squirrel"], "fox squirrel"),
+      (try TestFiles.opencvSample("orange.jpg"), ["orange"], "orange"),
+      (try TestFiles.opencvSample("baboon.jpg"), ["baboon"], "baboon"),
     ]
     let predictions = try predict(table.map(\.0))
     XCTAssertEqual(predictions.count, table.count)
@@ -72,16 +73,16 @@ final class PredictCommandTests: XCTestCase {
   func testMissingModelAndBadImagesSayWhatToDo() throws {
     let missing = try CLIFixtures.run([
       "predict", "--model", "/nonexistent/model.safetensors",
-      try CLIFixtures.opencvSample("orange.jpg").path,
+      try TestFiles.opencvSample("orange.jpg").path,
     ])
     XCTAssertEqual(missing.status, 2)
     XCTAssertTrue(missing.output.contains("/nonexistent/model.safetensors"), missing.output)
 
-    let notAnImage = try CLIFixtures.temporaryFolder().appendingPathComponent("notes.jpg")
+    let notAnImage = try TestFiles.temporaryFolder().appendingPathComponent("notes.jpg")
     try Data("not an image".utf8).write(to: notAnImage)
     let bad = try CLIFixtures.run([
       "predict", "--model", try importedCheckpoint().path, notAnImage.path,
-      try CLIFixtures.opencvSample("orange.jpg").path,
+      try TestFiles.opencvSample("orange.jpg").path,
     ])
     XCTAssertEqual(bad.status, 1, "one image failed")
     XCTAssertTrue(bad.output.contains("notes.jpg"), bad.output)
