@@ -5,6 +5,7 @@
 // Targets, from the bottom up (dependencies point one way):
 //   COpenCV, CDNNL       system libraries (pkg-config / module maps), no code
 //   DropnetCV            C++ shim over OpenCV behind a plain-C header
+//   DropnetStorage       crash-safe file writes (temp file, fsync, rename)
 //   DropnetMedia         Swift view of DropnetCV: images, video frames, plots
 //   DropnetEngine        oneDNN tensors and layers, MobileNet v1; no files, no daemons
 //   DropnetDataset       drop-folder contract, manifest, incremental frame extraction
@@ -46,6 +47,10 @@ let package = Package(
       cxxSettings: strictCXX
     ),
     .target(
+      name: "DropnetStorage",
+      swiftSettings: strictSwift
+    ),
+    .target(
       name: "DropnetMedia",
       dependencies: ["DropnetCV"],
       swiftSettings: strictSwift
@@ -59,6 +64,7 @@ let package = Package(
       name: "DropnetDataset",
       dependencies: [
         "DropnetMedia",
+        "DropnetStorage",
         .product(name: "Logging", package: "swift-log"),
         .product(name: "Crypto", package: "swift-crypto"),
       ],
@@ -68,6 +74,7 @@ let package = Package(
       name: "DropnetModel",
       dependencies: [
         "DropnetEngine",
+        "DropnetStorage",
         .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         .product(name: "Crypto", package: "swift-crypto"),
       ],
