@@ -5,6 +5,7 @@
 // Targets, from the bottom up (dependencies point one way):
 //   COpenCV, CDNNL       system libraries (pkg-config / module maps), no code
 //   DropnetCV            C++ shim over OpenCV behind a plain-C header
+//   DropnetStorage       crash-safe file writes (temp file, fsync, rename)
 //   DropnetMedia         Swift view of DropnetCV: images, video frames, plots
 //   DropnetEngine        oneDNN tensors and layers, MobileNet v1; no files, no daemons
 //   DropnetDataset       drop-folder contract, manifest, incremental frame extraction
@@ -47,6 +48,10 @@ let package = Package(
       cxxSettings: strictCXX
     ),
     .target(
+      name: "DropnetStorage",
+      swiftSettings: strictSwift
+    ),
+    .target(
       name: "DropnetMedia",
       dependencies: ["DropnetCV"],
       swiftSettings: strictSwift
@@ -60,6 +65,7 @@ let package = Package(
       name: "DropnetDataset",
       dependencies: [
         "DropnetMedia",
+        "DropnetStorage",
         .product(name: "Logging", package: "swift-log"),
         .product(name: "Crypto", package: "swift-crypto"),
       ],
@@ -69,6 +75,7 @@ let package = Package(
       name: "DropnetModel",
       dependencies: [
         "DropnetEngine",
+        "DropnetStorage",
         .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         .product(name: "Crypto", package: "swift-crypto"),
       ],
@@ -81,6 +88,7 @@ let package = Package(
       dependencies: [
         "DropnetModel",
         "DropnetEngine",
+        "DropnetStorage",
         .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         .product(name: "Crypto", package: "swift-crypto"),
       ],
@@ -103,18 +111,24 @@ let package = Package(
     .testTarget(
       name: "DropnetDatasetTests",
       dependencies: [
-        "DropnetDataset", "DropnetMedia", .product(name: "Logging", package: "swift-log"),
+        "DropnetDataset", "DropnetMedia", "DropnetTestSupport",
+        .product(name: "Logging", package: "swift-log"),
       ],
+      swiftSettings: strictSwift
+    ),
+    .target(
+      name: "DropnetTestSupport",
+      path: "Tests/DropnetTestSupport",
       swiftSettings: strictSwift
     ),
     .testTarget(
       name: "DropnetMediaTests",
-      dependencies: ["DropnetMedia"],
+      dependencies: ["DropnetMedia", "DropnetTestSupport"],
       swiftSettings: strictSwift
     ),
     .testTarget(
       name: "DropnetCLITests",
-      dependencies: ["dropnet"],
+      dependencies: ["dropnet", "DropnetTestSupport"],
       swiftSettings: strictSwift
     ),
     .testTarget(
@@ -124,7 +138,7 @@ let package = Package(
     ),
     .testTarget(
       name: "DropnetCoreMLTests",
-      dependencies: ["DropnetCoreML", "DropnetModel", "DropnetEngine"],
+      dependencies: ["DropnetCoreML", "DropnetModel", "DropnetEngine", "DropnetTestSupport"],
       exclude: ["check_mlmodel.py"],
       swiftSettings: strictSwift
     ),

@@ -1,6 +1,7 @@
 import Crypto
 import DropnetEngine
 import DropnetModel
+import DropnetStorage
 import Foundation
 import SwiftProtobuf
 
@@ -286,11 +287,11 @@ public enum CoreMLExporter {
 
   private static func write(_ bytes: Data, to url: URL) throws {
     do {
-      try AtomicFileWriter.write(bytes, to: url)
-    } catch let error as ModelError {
+      try AtomicFile.write(bytes, to: url)
+    } catch {
       throw CoreMLExportError(
         code: .outputNotWritable, file: url.path,
-        message: "\(error.message); nothing was left half-written")
+        message: "\(error); nothing was left half-written")
     }
   }
 

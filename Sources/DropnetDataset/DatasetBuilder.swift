@@ -1,4 +1,5 @@
 import Crypto
+import DropnetStorage
 import Foundation
 import Logging
 
@@ -215,10 +216,11 @@ public struct DatasetBuilder {
       let final = labelFolder.appendingPathComponent(movieID)
       try? FileManager.default.removeItem(at: final)
       AtomicFile.syncFolder(partial)
-      guard rename(partial.path, final.path) == 0 else {
-        throw AtomicFile.failure("rename into place", final)
+      do {
+        try AtomicFile.move(partial, over: final)
+      } catch {
+        throw DatasetError(.io, path: error.path, "\(error)")
       }
-      AtomicFile.syncFolder(labelFolder)
       return MovieRecord(
         path: movie.relativePath, label: movie.label, movieID: movieID, size: fingerprint.size,
         modificationTime: fingerprint.modificationTime, contentHash: contentHash,

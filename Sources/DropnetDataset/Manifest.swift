@@ -1,3 +1,4 @@
+import DropnetStorage
 import Foundation
 
 /// The dataset's index, one JSON file written atomically: every extracted movie with its
@@ -32,8 +33,12 @@ public struct Manifest: Codable, Sendable, Equatable {
   public func save(to stateFolder: URL) throws {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
-    try AtomicFile.write(
-      try encoder.encode(self), to: stateFolder.appendingPathComponent(Self.fileName))
+    do {
+      try AtomicFile.write(
+        try encoder.encode(self), to: stateFolder.appendingPathComponent(Self.fileName))
+    } catch let failure as AtomicFile.Failure {
+      throw DatasetError(.io, path: failure.path, "\(failure)")
+    }
   }
 
   /// Classes with their kept frame counts, sorted by label.

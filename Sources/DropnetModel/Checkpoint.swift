@@ -1,4 +1,5 @@
 import DropnetEngine
+import DropnetStorage
 import Foundation
 
 /// Network weights plus what is needed to use them (architecture, preprocessing, class
@@ -39,6 +40,10 @@ public struct Checkpoint: Sendable, Equatable {
   public func write(to url: URL) throws {
     let entries = try metadata.entries(file: url.path)
     let bytes = try SafetensorsFile(tensors: tensors, metadata: entries).encoded()
-    try AtomicFileWriter.write(bytes, to: url)
+    do {
+      try AtomicFile.write(bytes, to: url)
+    } catch {
+      throw ModelError(code: .writeFailed, file: url.path, message: "\(error)")
+    }
   }
 }

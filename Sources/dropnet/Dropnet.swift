@@ -14,7 +14,9 @@ struct Dropnet: ParsableCommand {
       Start with `dropnet extract --drop DIR --state DIR`; see README.md for the whole flow.
       """,
     version: DropnetVersion.string,
-    subcommands: [ExtractCommand.self, WeightsCommand.self, BenchCommand.self]
+    subcommands: [
+      ExtractCommand.self, WeightsCommand.self, PredictCommand.self, BenchCommand.self,
+    ]
   )
 }
 

@@ -1,3 +1,4 @@
+import DropnetTestSupport
 import Foundation
 import XCTest
 
@@ -15,7 +16,7 @@ enum CLIFixtures {
           FileManager.default.isExecutableFile(atPath: $0.path)
         })
       else {
-        throw XCTSkip(
+        throw TestFiles.Missing(
           "the dropnet executable is not built beside the tests; run `swift build` first")
       }
       return found
@@ -47,10 +48,6 @@ enum CLIFixtures {
     }
   }
 
-  /// The package's root folder (for examples/ and its generated data).
-  static let packageRoot = URL(fileURLWithPath: #filePath)
-    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
   /// Starts dropnet; stdout and stderr together are read as lines, unless `separateErrors`,
   /// which sends stderr to the test's own stderr.
   static func start(_ arguments: [String], separateErrors: Bool = false) throws -> Running {
@@ -76,31 +73,5 @@ enum CLIFixtures {
   static func manifest(_ state: URL) throws -> [String: Any] {
     let data = try Data(contentsOf: state.appendingPathComponent("manifest.json"))
     return try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any])
-  }
-
-  static func opencvSample(_ name: String) throws -> URL {
-    let url = URL(fileURLWithPath: "/usr/share/doc/opencv-doc/examples/data/\(name)")
-    guard FileManager.default.fileExists(atPath: url.path) else {
-      throw XCTSkip("missing \(url.path): run Tests/run-tests.sh (it installs opencv-doc)")
-    }
-    return url
-  }
-
-  static func temporaryFolder() throws -> URL {
-    let url = FileManager.default.temporaryDirectory
-      .appendingPathComponent("dropnet-cli-tests-\(getpid())-\(UUID().uuidString.prefix(8))")
-    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    return url
-  }
-
-  static func ffmpeg(_ arguments: [String]) throws {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/ffmpeg")
-    process.arguments = ["-nostdin", "-hide_banner", "-loglevel", "error", "-y"] + arguments
-    try process.run()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
-      throw NSError(domain: "ffmpeg", code: Int(process.terminationStatus))
-    }
   }
 }

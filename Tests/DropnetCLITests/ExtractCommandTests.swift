@@ -1,15 +1,16 @@
+import DropnetTestSupport
 import Foundation
 import XCTest
 
 /// The `dropnet extract` command as a user runs it: a real process on real footage.
 final class ExtractCommandTests: XCTestCase {
   func testKillNineMidExtractionLeavesNoHalfRecordedMovie() throws {
-    let root = try CLIFixtures.temporaryFolder()
+    let root = try TestFiles.temporaryFolder()
     let drop = root.appendingPathComponent("drop")
     let state = root.appendingPathComponent("state")
     try FileManager.default.createDirectory(at: drop, withIntermediateDirectories: true)
-    try CLIFixtures.ffmpeg(streetClip(seconds: 2, to: drop.appendingPathComponent("a.mov")))
-    try CLIFixtures.ffmpeg(streetClip(seconds: 40, to: drop.appendingPathComponent("b.mov")))
+    try TestFiles.ffmpeg(streetClip(seconds: 2, to: drop.appendingPathComponent("a.mov")))
+    try TestFiles.ffmpeg(streetClip(seconds: 40, to: drop.appendingPathComponent("b.mov")))
     let arguments = [
       "extract", "--drop", drop.path, "--state", state.path, "--rate", "10", "--log-level", "debug",
     ]
@@ -57,11 +58,11 @@ final class ExtractCommandTests: XCTestCase {
   }
 
   func testSummaryTableAndExitStatus() throws {
-    let root = try CLIFixtures.temporaryFolder()
+    let root = try TestFiles.temporaryFolder()
     let drop = root.appendingPathComponent("drop")
     try FileManager.default.createDirectory(
       at: drop.appendingPathComponent("walk"), withIntermediateDirectories: true)
-    try CLIFixtures.ffmpeg(streetClip(seconds: 2, to: drop.appendingPathComponent("walk/one.mov")))
+    try TestFiles.ffmpeg(streetClip(seconds: 2, to: drop.appendingPathComponent("walk/one.mov")))
     try Data().write(to: drop.appendingPathComponent("broken.mov"))
     let result = try CLIFixtures.run([
       "extract", "--drop", drop.path, "--state", root.appendingPathComponent("state").path,
@@ -81,7 +82,7 @@ final class ExtractCommandTests: XCTestCase {
 
   private func streetClip(seconds: Int, to url: URL) throws -> [String] {
     [
-      "-i", try CLIFixtures.opencvSample("vtest.avi").path, "-t", "\(seconds)", "-vf",
+      "-i", try TestFiles.opencvSample("vtest.avi").path, "-t", "\(seconds)", "-vf",
       "scale=320:240", "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", url.path,
     ]
   }

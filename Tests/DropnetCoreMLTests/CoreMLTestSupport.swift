@@ -1,22 +1,12 @@
 import DropnetModel
+import DropnetTestSupport
 import Foundation
 import XCTest
 
 /// Paths, the real checkpoint and the coremltools runner shared by the CoreML tests.
 enum CoreMLTestSupport {
-  /// The package root, found from this file's location.
-  static let packageRoot = URL(fileURLWithPath: #filePath)
-    .deletingLastPathComponent()  // DropnetCoreMLTests
-    .deletingLastPathComponent()  // Tests
-    .deletingLastPathComponent()
-
-  /// Thrown (failing the test) when the real weights have not been fetched.
-  struct MissingWeights: Error, CustomStringConvertible {
-    var path: String
-    var description: String {
-      "\(path) is missing: run examples/fetch-weights.sh from the package root first"
-    }
-  }
+  /// The package root.
+  static let packageRoot = TestFiles.packageRoot
 
   /// The ImageNet checkpoint imported from examples/weights (imported once per test run).
   static func imageNetCheckpoint() throws -> Checkpoint {
@@ -26,7 +16,8 @@ enum CoreMLTestSupport {
   private static let imported: Result<Checkpoint, any Error> = Result {
     let url = packageRoot.appendingPathComponent("examples/weights/mobilenet_v1_imagenet.pb")
     guard FileManager.default.fileExists(atPath: url.path) else {
-      throw MissingWeights(path: url.path)
+      throw TestFiles.Missing(
+        "\(url.path) is missing: run examples/fetch-weights.sh from the package root first")
     }
     return try WeightsImporter.importGraph(at: url)
   }

@@ -1,47 +1,15 @@
+import DropnetTestSupport
 import Foundation
-import XCTest
 
-/// Real media for tests: OpenCV's sample data (Debian opencv-doc) and clips cut from it with
-/// the ffmpeg command-line tool. Both are installed by the test set-up (Tests/run-tests.sh).
+/// Real footage for the dataset tests: clips cut with ffmpeg from OpenCV's `vtest.avi`.
 enum TestMedia {
-  static let opencvData = URL(fileURLWithPath: "/usr/share/doc/opencv-doc/examples/data")
+  static func opencvSample(_ name: String) throws -> URL { try TestFiles.opencvSample(name) }
 
-  /// A file of OpenCV's sample data; fails the test with set-up advice when missing.
-  static func opencvSample(_ name: String) throws -> URL {
-    let url = opencvData.appendingPathComponent(name)
-    guard FileManager.default.fileExists(atPath: url.path) else {
-      throw XCTSkip("missing \(url.path): run Tests/run-tests.sh (it installs opencv-doc)")
-    }
-    return url
-  }
-
-  /// A new empty folder under the temporary directory.
   static func temporaryFolder(_ name: String = #function) throws -> URL {
-    let safe = name.filter { $0.isLetter || $0.isNumber }
-    let url = FileManager.default.temporaryDirectory
-      .appendingPathComponent("dropnet-tests-\(getpid())")
-      .appendingPathComponent("\(safe)-\(UUID().uuidString.prefix(8))")
-    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    return url
+    try TestFiles.temporaryFolder(name)
   }
 
-  /// Runs ffmpeg quietly; throws with its output when it fails.
-  static func ffmpeg(_ arguments: [String]) throws {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/ffmpeg")
-    process.arguments = ["-nostdin", "-hide_banner", "-loglevel", "error", "-y"] + arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let output = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
-      throw NSError(
-        domain: "ffmpeg", code: Int(process.terminationStatus),
-        userInfo: [NSLocalizedDescriptionKey: String(decoding: output, as: UTF8.self)])
-    }
-  }
+  static func ffmpeg(_ arguments: [String]) throws { try TestFiles.ffmpeg(arguments) }
 
   private static let cache = FileManager.default.temporaryDirectory
     .appendingPathComponent("dropnet-tests-\(getpid())/clips")

@@ -1,4 +1,5 @@
 import DropnetMedia
+import DropnetTestSupport
 import Foundation
 import XCTest
 
@@ -30,26 +31,26 @@ final class ImageTests: XCTestCase {
   }
 
   func testSharpnessFallsWithBlurAndHashStaysClose() throws {
-    let photo = try Image(contentsOf: try MediaFixtures.opencvSample("baboon.jpg").path)
-    let folder = try MediaFixtures.temporaryFolder()
+    let photo = try Image(contentsOf: try TestFiles.opencvSample("baboon.jpg").path)
+    let folder = try TestFiles.temporaryFolder()
     let blurredPath = folder.appendingPathComponent("blurred.png").path
-    try MediaFixtures.ffmpeg([
-      "-i", try MediaFixtures.opencvSample("baboon.jpg").path, "-vf", "boxblur=4", blurredPath,
+    try TestFiles.ffmpeg([
+      "-i", try TestFiles.opencvSample("baboon.jpg").path, "-vf", "boxblur=4", blurredPath,
     ])
     let blurred = try Image(contentsOf: blurredPath)
     XCTAssertLessThan(try blurred.sharpness(), 0.3 * (try photo.sharpness()))
     // The same scene, blurred: its difference hash stays within a few bits.
     let distance = (try photo.differenceHash() ^ blurred.differenceHash()).nonzeroBitCount
     XCTAssertLessThanOrEqual(distance, 8)
-    let other = try Image(contentsOf: try MediaFixtures.opencvSample("fruits.jpg").path)
+    let other = try Image(contentsOf: try TestFiles.opencvSample("fruits.jpg").path)
     XCTAssertGreaterThan((try photo.differenceHash() ^ other.differenceHash()).nonzeroBitCount, 16)
   }
 
   func testJPEGRoundTripAndErrors() throws {
-    let photo = try Image(contentsOf: try MediaFixtures.opencvSample("baboon.jpg").path)
+    let photo = try Image(contentsOf: try TestFiles.opencvSample("baboon.jpg").path)
     let small = try photo.limited(toMaxSide: 100)
     XCTAssertEqual(max(small.width, small.height), 100)
-    let path = try MediaFixtures.temporaryFolder().appendingPathComponent("x.jpg").path
+    let path = try TestFiles.temporaryFolder().appendingPathComponent("x.jpg").path
     try small.writeJPEG(to: path, quality: 95)
     let read = try Image(contentsOf: path)
     XCTAssertEqual([read.width, read.height], [small.width, small.height])
@@ -63,7 +64,7 @@ final class ImageTests: XCTestCase {
   }
 
   func testLinePlotDrawsAPNG() throws {
-    let path = try MediaFixtures.temporaryFolder().appendingPathComponent("curves.png").path
+    let path = try TestFiles.temporaryFolder().appendingPathComponent("curves.png").path
     let plot = LinePlot(
       title: "loss", xLabel: "epoch",
       series: [

@@ -1,4 +1,5 @@
 import DropnetMedia
+import DropnetTestSupport
 import Foundation
 import XCTest
 
@@ -22,21 +23,21 @@ final class VideoOrientationTests: XCTestCase {
   }
 
   func testRotatedMovieIsDecodedUprightLikeFFmpeg() throws {
-    let folder = try MediaFixtures.temporaryFolder()
+    let folder = try TestFiles.temporaryFolder()
     let base = folder.appendingPathComponent("base.mp4")
     // A real photo (OpenCV's fruits.jpg), landscape 320x240, 1 s.
-    try MediaFixtures.ffmpeg([
-      "-loop", "1", "-i", try MediaFixtures.opencvSample("fruits.jpg").path, "-t", "1", "-r", "10",
+    try TestFiles.ffmpeg([
+      "-loop", "1", "-i", try TestFiles.opencvSample("fruits.jpg").path, "-t", "1", "-r", "10",
       "-vf", "scale=320:240", "-c:v", "libx264", "-pix_fmt", "yuv420p", base.path,
     ])
     for degrees in [90, 180, 270] {
       let rotated = folder.appendingPathComponent("rotated-\(degrees).mov")
-      try MediaFixtures.ffmpeg([
+      try TestFiles.ffmpeg([
         "-i", base.path, "-c", "copy", "-metadata:s:v:0", "rotate=\(degrees)", rotated.path,
       ])
       // FFmpeg's own decoding, with its auto-rotation.
       let reference = folder.appendingPathComponent("reference-\(degrees).png")
-      try MediaFixtures.ffmpeg(["-i", rotated.path, "-frames:v", "1", reference.path])
+      try TestFiles.ffmpeg(["-i", rotated.path, "-frames:v", "1", reference.path])
       let expected = try Image(contentsOf: reference.path)
 
       let reader = try VideoReader(path: rotated.path)
@@ -54,7 +55,7 @@ final class VideoOrientationTests: XCTestCase {
   }
 
   func testUnrotatedMovieReportsNoRotation() throws {
-    let reader = try VideoReader(path: try MediaFixtures.opencvSample("vtest.avi").path)
+    let reader = try VideoReader(path: try TestFiles.opencvSample("vtest.avi").path)
     XCTAssertEqual(reader.info.rotationClockwiseDegrees, 0)
     XCTAssertEqual([reader.info.width, reader.info.height], [768, 576])
     XCTAssertEqual(reader.info.framesPerSecond, 10, accuracy: 0.01)
