@@ -103,6 +103,7 @@ let package = Package(
         "DropnetDataset",
         "DropnetEngine",
         "DropnetModel",
+        "DropnetCoreML",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
       ],

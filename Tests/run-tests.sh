@@ -10,6 +10,8 @@ bash examples/install-dependencies.sh
 bash examples/make-examples.sh
 bash examples/fetch-weights.sh
 bash examples/fetch-test-photos.sh
+# The third-party check of exported .mlmodel files (Tests/DropnetCoreMLTests/check_mlmodel.py).
+python3 -c "import coremltools" 2>/dev/null || python3 -m pip install --quiet coremltools==9.0
 
 echo "== swift format lint" >&2
 swift format lint --strict --recursive --parallel Package.swift Sources Tests
