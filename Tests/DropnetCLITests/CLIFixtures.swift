@@ -74,4 +74,25 @@ enum CLIFixtures {
     let data = try Data(contentsOf: state.appendingPathComponent("manifest.json"))
     return try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any])
   }
+
+  /// The real ImageNet weights, imported once per test process with the CLI.
+  private static let imported = Result { try importCheckpoint() }
+
+  static func importedCheckpoint() throws -> URL { try imported.get() }
+
+  private static func importCheckpoint() throws -> URL {
+    let graph = TestFiles.packageRoot.appendingPathComponent(
+      "examples/weights/mobilenet_v1_imagenet.pb")
+    guard FileManager.default.fileExists(atPath: graph.path) else {
+      throw TestFiles.Missing(
+        "missing \(graph.path): run examples/fetch-weights.sh (Tests/run-tests.sh does)")
+    }
+    let out = try TestFiles.temporaryFolder().appendingPathComponent("imagenet.safetensors")
+    let result = try CLIFixtures.run(["weights", "import", graph.path, "--out", out.path])
+    guard result.status == 0, result.output.contains("imported 137 tensors") else {
+      throw TestFiles.Missing("weights import failed: \(result.output)")
+    }
+    return out
+  }
+
 }

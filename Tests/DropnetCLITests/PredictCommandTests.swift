@@ -4,25 +4,7 @@ import XCTest
 
 /// `dropnet weights import` then `dropnet predict` on real photos nobody here made.
 final class PredictCommandTests: XCTestCase {
-  /// The real ImageNet weights, imported once per test process with the CLI.
-  private static let imported = Result { try importCheckpoint() }
-
-  private func importedCheckpoint() throws -> URL { try Self.imported.get() }
-
-  private static func importCheckpoint() throws -> URL {
-    let graph = TestFiles.packageRoot.appendingPathComponent(
-      "examples/weights/mobilenet_v1_imagenet.pb")
-    guard FileManager.default.fileExists(atPath: graph.path) else {
-      throw TestFiles.Missing(
-        "missing \(graph.path): run examples/fetch-weights.sh (Tests/run-tests.sh does)")
-    }
-    let out = try TestFiles.temporaryFolder().appendingPathComponent("imagenet.safetensors")
-    let result = try CLIFixtures.run(["weights", "import", graph.path, "--out", out.path])
-    guard result.status == 0, result.output.contains("imported 137 tensors") else {
-      throw TestFiles.Missing("weights import failed: \(result.output)")
-    }
-    return out
-  }
+  private func importedCheckpoint() throws -> URL { try CLIFixtures.importedCheckpoint() }
 
   private struct Prediction: Decodable {
     struct Scored: Decodable {

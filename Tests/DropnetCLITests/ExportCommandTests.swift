@@ -1,0 +1,48 @@
+import DropnetTestSupport
+import Foundation
+import XCTest
+
+/// `dropnet export` as a user runs it (the file itself is proven in DropnetCoreMLTests).
+final class ExportCommandTests: XCTestCase {
+  func testExportWritesModelAndSummaryAndCountsVersionsUp() throws {
+    let out = try TestFiles.temporaryFolder().appendingPathComponent("models")
+    let arguments = [
+      "export", "--checkpoint", try CLIFixtures.importedCheckpoint().path, "--out", out.path,
+      "--name", "ImageNet",
+    ]
+    let first = try CLIFixtures.run(arguments)
+    XCTAssertEqual(first.status, 0, first.output)
+    XCTAssertTrue(first.output.contains("version 1"), first.output)
+    XCTAssertEqual(
+      Set(try FileManager.default.contentsOfDirectory(atPath: out.path)),
+      ["ImageNet.mlmodel", "ImageNet.json"])
+    let second = try CLIFixtures.run(arguments + ["--float16"])
+    XCTAssertEqual(second.status, 0, second.output)
+    XCTAssertTrue(second.output.contains("version 2, "), second.output)
+    XCTAssertTrue(second.output.contains("float16"), second.output)
+    let summary =
+      try JSONSerialization.jsonObject(
+        with: Data(contentsOf: out.appendingPathComponent("ImageNet.json"))) as? [String: Any]
+    XCTAssertEqual((summary?["classLabels"] as? [String])?.count, 1001)
+  }
+
+  func testAnOutputPathThatIsAFileIsRefused() throws {
+    let file = try TestFiles.temporaryFolder().appendingPathComponent("not-a-folder")
+    try Data("x".utf8).write(to: file)
+    let result = try CLIFixtures.run([
+      "export", "--checkpoint", try CLIFixtures.importedCheckpoint().path, "--out", file.path,
+    ])
+    XCTAssertEqual(result.status, 2, result.output)
+    XCTAssertTrue(result.output.contains("not-a-folder"), result.output)
+    XCTAssertEqual(try String(contentsOf: file, encoding: .utf8), "x")
+  }
+
+  func testAMissingCheckpointSaysWhatToPass() throws {
+    let result = try CLIFixtures.run([
+      "export", "--checkpoint", "/nonexistent/best.safetensors", "--out", "/tmp",
+    ])
+    XCTAssertEqual(result.status, 2)
+    XCTAssertTrue(result.output.contains("/nonexistent/best.safetensors"), result.output)
+    XCTAssertTrue(result.output.contains("dropnet train"), result.output)
+  }
+}
