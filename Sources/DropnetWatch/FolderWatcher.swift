@@ -25,8 +25,7 @@ public final class FolderWatcher {
   private var machine: SettleMachine
   private let clock = ContinuousClock()
   private let startTime: ContinuousClock.Instant
-  /// libinotifytools' inotify descriptor, polled here for millisecond timeouts (its own wait
-  /// takes whole seconds).
+  /// libinotifytools' inotify descriptor, polled and read here (see `readEvents`).
   private let inotifyDescriptor: Int32
   /// Watched folders by watch descriptor (paths without a trailing slash).
   private var foldersByWatch: [Int32: String] = [:]
@@ -103,8 +102,9 @@ public final class FolderWatcher {
       if now >= deadline { break }
       var wait = deadline - now
       if let next = machine.nextDeadline { wait = min(wait, max(.zero, next - elapsed(now))) }
-      try pollInotify(wait)
-      while let event = inotifytools_next_event(0) { translate(event) }
+      if try pollInotify(wait) {
+        for event in try readEvents() { translate(event) }
+      }
       feed(.tick)
     }
     defer { readyDecisions.removeAll() }
@@ -113,10 +113,48 @@ public final class FolderWatcher {
 
   // MARK: Events
 
+  /// One event as the kernel wrote it.
+  private struct RawEvent {
+    var watch: Int32
+    var mask: UInt32
+    var cookie: UInt32
+    var name: String
+  }
+
+  /// Reads the events waiting on the inotify descriptor. libinotifytools manages the watches,
+  /// but its reader cannot wait less than a second, nor say whether it holds buffered events
+  /// (its timeout 0 blocks), so the events are read here, straight from the kernel.
+  private func readEvents() throws -> [RawEvent] {
+    // Room for many events: each is 16 bytes plus its name (at most NAME_MAX + 1, padded).
+    var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+    let count = buffer.withUnsafeMutableBytes { read(inotifyDescriptor, $0.baseAddress, $0.count) }
+    if count < 0 {
+      if errno == EINTR || errno == EAGAIN { return [] }
+      throw WatchError(
+        .pollFailed, path: dropFolder,
+        "reading inotify events failed: \(String(cString: strerror(errno)))")
+    }
+    var events: [RawEvent] = []
+    buffer.withUnsafeBytes { bytes in
+      let headerSize = MemoryLayout<inotify_event>.size
+      var offset = 0
+      while offset + headerSize <= count {
+        let header = bytes.loadUnaligned(fromByteOffset: offset, as: inotify_event.self)
+        let nameBytes = bytes[(offset + headerSize)..<(offset + headerSize + Int(header.len))]
+        // The name is NUL-padded to an aligned length.
+        let name = String(decoding: nameBytes.prefix { $0 != 0 }, as: UTF8.self)
+        events.append(
+          RawEvent(watch: header.wd, mask: header.mask, cookie: header.cookie, name: name))
+        offset += headerSize + Int(header.len)
+      }
+    }
+    return events
+  }
+
   /// Turns one inotify event into machine events.
-  private func translate(_ event: UnsafeMutablePointer<inotify_event>) {
-    let mask = event.pointee.mask
-    let watch = event.pointee.wd
+  private func translate(_ event: RawEvent) {
+    let mask = event.mask
+    let watch = event.watch
     func has(_ flag: Int32) -> Bool { mask & UInt32(bitPattern: flag) != 0 }
 
     if watch < 0 || has(IN_Q_OVERFLOW) {
@@ -138,12 +176,9 @@ public final class FolderWatcher {
       }
       return
     }
-    guard event.pointee.len > 0 else { return }
-    // The name follows the fixed part of the event (a flexible array member in C).
-    let namePointer = UnsafeRawPointer(event).advanced(by: MemoryLayout<inotify_event>.size)
-      .assumingMemoryBound(to: CChar.self)
-    let path = folder + "/" + String(cString: namePointer)
-    let cookie = event.pointee.cookie
+    guard !event.name.isEmpty else { return }
+    let path = folder + "/" + event.name
+    let cookie = event.cookie
 
     if has(IN_ISDIR) {
       // Only folders directly inside the drop folder are label folders.
@@ -231,8 +266,9 @@ public final class FolderWatcher {
     }
   }
 
-  /// Waits up to `wait` (rounded up to whole milliseconds) for the inotify descriptor.
-  private func pollInotify(_ wait: Duration) throws {
+  /// Waits up to `wait` (rounded up to whole milliseconds) for the inotify descriptor; true
+  /// when events are waiting.
+  private func pollInotify(_ wait: Duration) throws -> Bool {
     let (seconds, attoseconds) = wait.components
     let milliseconds = seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
     var descriptor = pollfd(fd: inotifyDescriptor, events: Int16(POLLIN), revents: 0)
@@ -242,6 +278,7 @@ public final class FolderWatcher {
         .pollFailed, path: dropFolder,
         "waiting for inotify failed: \(String(cString: strerror(errno)))")
     }
+    return result > 0
   }
 
   private func elapsed(_ instant: ContinuousClock.Instant) -> Duration { instant - startTime }
