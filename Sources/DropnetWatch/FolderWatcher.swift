@@ -111,6 +111,12 @@ public final class FolderWatcher {
     return readyDecisions
   }
 
+  /// Tells the watcher the caller found a change by other means (a rescan after `.rescan`
+  /// that changed the dataset), so a `.retrain` follows after the quiet period.
+  public func noteChange() {
+    feed(.changed)
+  }
+
   // MARK: Events
 
   /// One event as the kernel wrote it.

@@ -196,6 +196,17 @@ final class FolderWatcherTests: XCTestCase {
     XCTAssertEqual(try decisions(watcher, within: .milliseconds(500)), [])
   }
 
+  func testAChangeFoundByTheStartupRescanLeadsToOneRetrain() throws {
+    let watcher = try FolderWatcher(dropFolder: drop, configuration: configuration)
+    XCTAssertEqual(try watcher.waitForDecisions(timeout: .zero), [.rescan(.startup)])
+    let clock = ContinuousClock()
+    let noted = clock.now
+    watcher.noteChange()
+    watcher.noteChange()
+    XCTAssertEqual(try awaitDecisions(watcher, until: { $0 == .retrain }), [.retrain])
+    XCTAssertGreaterThanOrEqual(clock.now - noted, configuration.debouncePeriod)
+  }
+
   func testOneWatcherPerProcessAndAMissingFolderIsAClearError() throws {
     XCTAssertThrowsError(try FolderWatcher(dropFolder: root + "/missing")) { error in
       XCTAssertEqual((error as? WatchError)?.code, .missingFolder)
