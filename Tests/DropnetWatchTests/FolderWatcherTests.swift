@@ -146,21 +146,25 @@ final class FolderWatcherTests: XCTestCase {
   }
 
   func testSlowCopyIsNotCompleteUntilItSettles() throws {
+    // A settle period four times the gap between chunks, so a busy machine cannot make a gap
+    // look like the end of the copy.
+    var configuration = self.configuration
+    configuration.settlePeriod = .milliseconds(600)
     let watcher = try FolderWatcher(dropFolder: drop, configuration: configuration)
     _ = try watcher.waitForDecisions(timeout: .zero)
     let clock = ContinuousClock()
     let movie = drop + "/slow.mov"
 
-    // Six chunks, each opened, appended and closed, 150 ms apart: 750 ms of copying, well over
-    // the 300 ms settle period; nothing may be reported while the size keeps changing.
+    // Eight chunks, each opened, appended and closed, 150 ms apart: 1.05 s of copying, well
+    // over the 600 ms settle period; nothing may be reported while the size keeps changing.
     let copyStart = clock.now
     var lastWrite = copyStart
-    for chunk in 0..<6 {
+    for chunk in 0..<8 {
       try write(movie, bytes: 4096, append: chunk > 0)
       lastWrite = clock.now
       XCTAssertEqual(try decisions(watcher, within: .milliseconds(150)), [], "chunk \(chunk)")
     }
-    XCTAssertGreaterThan(clock.now - copyStart, configuration.settlePeriod * 2)
+    XCTAssertGreaterThan(clock.now - copyStart, configuration.settlePeriod + .milliseconds(300))
 
     // One writer that keeps its file open: no close, so not even settling yet.
     let held = drop + "/held.mov"
