@@ -5,7 +5,8 @@ import CSystemd
 #endif
 
 /// Tells the service manager (systemd, through `$NOTIFY_SOCKET`) how the daemon is doing:
-/// `READY=1`, `STATUS=...`, `WATCHDOG=1`, `RELOADING=1`, `STOPPING=1` (`sd_notify`).
+/// `READY=1`, `STATUS=...`, `WATCHDOG=1`, `RELOADING=1`, `EXTEND_TIMEOUT_USEC=`, `STOPPING=1`
+/// (`sd_notify`).
 ///
 /// Outside systemd (`$NOTIFY_SOCKET` unset) every call does nothing and returns false, so the
 /// daemon calls it unconditionally.
@@ -55,6 +56,15 @@ public struct SystemdNotifier: Sendable {
     clock_gettime(CLOCK_MONOTONIC, &now)
     let microseconds = Int64(now.tv_sec) * 1_000_000 + Int64(now.tv_nsec) / 1000
     return try notify("RELOADING=1\nMONOTONIC_USEC=\(microseconds)")
+  }
+
+  /// Asks for more time to start, reload or stop (`EXTEND_TIMEOUT_USEC=`), e.g. during a long
+  /// initial scan; the service manager then waits at least `extra` from now.
+  @discardableResult
+  public func extendTimeout(by extra: Duration) throws -> Bool {
+    let (seconds, attoseconds) = extra.components
+    let microseconds = seconds * 1_000_000 + attoseconds / 1_000_000_000_000
+    return try notify("EXTEND_TIMEOUT_USEC=\(microseconds)")
   }
 
   /// Shutdown began (`STOPPING=1`).

@@ -30,6 +30,8 @@ final class SystemdNotifierTests: XCTestCase {
     let reloading = try XCTUnwrap(listener.receive(within: .seconds(5)))
     XCTAssertTrue(reloading.hasPrefix("RELOADING=1\nMONOTONIC_USEC="), reloading)
     XCTAssertNotNil(UInt64(reloading.split(separator: "=").last!))
+    XCTAssertTrue(try notifier.extendTimeout(by: .seconds(90)))
+    XCTAssertEqual(listener.receive(within: .seconds(5)), "EXTEND_TIMEOUT_USEC=90000000")
     XCTAssertTrue(try notifier.stopping())
     XCTAssertEqual(listener.receive(within: .seconds(5)), "STOPPING=1")
   }

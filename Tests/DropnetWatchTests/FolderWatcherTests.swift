@@ -198,6 +198,15 @@ final class FolderWatcherTests: XCTestCase {
     // Moved away files are not followed: changes there are not reported.
     try write(outside + "/cat/b.mov", bytes: 10)
     XCTAssertEqual(try decisions(watcher, within: .milliseconds(500)), [])
+
+    // The drop folder itself deleted: its files are removed, then everything must be rescanned.
+    try write(drop + "/c.mov", bytes: 10)
+    try awaitDecisions(watcher, until: { $0 == .fileComplete(self.drop + "/c.mov") })
+    try FileManager.default.removeItem(atPath: drop)
+    let seen = try awaitDecisions(watcher, until: { $0 == .rescan(.folderRemoved) })
+    XCTAssertTrue(seen.contains(.fileRemoved(drop + "/c.mov")), "\(seen)")
+    _ = try decisions(watcher, within: .milliseconds(200))
+    XCTAssertEqual(watcher.watchedFolders, [])
   }
 
   func testAChangeFoundByTheStartupRescanLeadsToOneRetrain() throws {
