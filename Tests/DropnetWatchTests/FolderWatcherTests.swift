@@ -220,6 +220,23 @@ final class FolderWatcherTests: XCTestCase {
     XCTAssertGreaterThanOrEqual(clock.now - noted, configuration.debouncePeriod)
   }
 
+  func testRenamedLabelFolderIsRescannedAndWatchedUnderItsNewName() throws {
+    try FileManager.default.createDirectory(
+      atPath: drop + "/cat", withIntermediateDirectories: false)
+    try write(drop + "/cat/a.mov", bytes: 10)
+    let watcher = try FolderWatcher(dropFolder: drop, configuration: configuration)
+    _ = try watcher.waitForDecisions(timeout: .zero)
+
+    rename(drop + "/cat", drop + "/kitty")
+    let seen = try awaitDecisions(
+      watcher, until: { $0 == .fileComplete(self.drop + "/kitty/a.mov") })
+    XCTAssertEqual(seen.first, .rescan(.folderRemoved))
+    XCTAssertEqual(watcher.watchedFolders, [drop, drop + "/kitty"])
+
+    try write(drop + "/kitty/b.mov", bytes: 10)
+    try awaitDecisions(watcher, until: { $0 == .fileComplete(self.drop + "/kitty/b.mov") })
+  }
+
   func testOneWatcherPerProcessAndAMissingFolderIsAClearError() throws {
     XCTAssertThrowsError(try FolderWatcher(dropFolder: root + "/missing")) { error in
       XCTAssertEqual((error as? WatchError)?.code, .missingFolder)
