@@ -71,15 +71,10 @@ public final class FolderWatcher {
         "could not tell libinotifytools' inotify descriptor apart from \(created.count) new ones")
     }
     inotifyDescriptor = descriptor
-    do {
-      try addWatch(folder)
-      for entry in FolderWatcher.entries(of: folder) where entry.isFolder {
-        try addWatch(entry.path)
-      }
-    } catch {
-      inotifytools_cleanup()
-      FolderWatcher.releaseProcessInstance()
-      throw error
+    // From here on every property is set, so a throw runs deinit, which cleans up.
+    try addWatch(folder)
+    for entry in FolderWatcher.entries(of: folder) where entry.isFolder {
+      try addWatch(entry.path)
     }
     feed(.started)
   }
