@@ -129,6 +129,9 @@ public struct SettleMachine: Sendable {
   public let configuration: Configuration
   private var settling: [String: SettlingFile] = [:]
   private var unpairedMoves: [UInt32: UnpairedMove] = [:]
+  /// A lower bound on the next check of every settling file not awaiting a stat (stale-low
+  /// after removals, which only costs one needless look).
+  private var earliestCheck: Duration?
   private var retrainDue: Duration?
   private var now: Duration = .zero
 
@@ -231,6 +234,7 @@ public struct SettleMachine: Sendable {
       file.nextCheck = now + configuration.settlePeriod
     }
     settling[path] = file
+    earliestCheck = min(earliestCheck ?? file.nextCheck, file.nextCheck)
     return []
   }
 
@@ -243,13 +247,23 @@ public struct SettleMachine: Sendable {
       outputs.append(.fileRemoved(move.path))
       markChange()
     }
-    for path in settling.keys.sorted() {
-      guard var file = settling[path], !file.awaitingStatus, file.nextCheck <= now else {
-        continue
+    // This runs for every event, and a burst can leave thousands of files settling: look at
+    // them only when the earliest check may be due.
+    if let earliest = earliestCheck, earliest <= now {
+      var due: [String] = []
+      var remaining: Duration?
+      for (path, file) in settling where !file.awaitingStatus {
+        if file.nextCheck <= now {
+          due.append(path)
+        } else {
+          remaining = min(remaining ?? file.nextCheck, file.nextCheck)
+        }
       }
-      file.awaitingStatus = true
-      settling[path] = file
-      outputs.append(.stat(path))
+      earliestCheck = remaining
+      for path in due.sorted() {
+        settling[path]?.awaitingStatus = true
+        outputs.append(.stat(path))
+      }
     }
     if let due = retrainDue, due <= now, settling.isEmpty, unpairedMoves.isEmpty {
       retrainDue = nil

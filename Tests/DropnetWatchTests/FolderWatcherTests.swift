@@ -237,6 +237,23 @@ final class FolderWatcherTests: XCTestCase {
     try awaitDecisions(watcher, until: { $0 == .fileComplete(self.drop + "/kitty/b.mov") })
   }
 
+  func testQueueOverflowAsksForRescan() throws {
+    let watcher = try FolderWatcher(dropFolder: drop, configuration: configuration)
+    _ = try watcher.waitForDecisions(timeout: .zero)
+    // Each new file queues two events (create, close after write); more than the kernel's
+    // per-instance queue (fs.inotify.max_queued_events) while the watcher is not reading.
+    let limit = try String(
+      contentsOfFile: "/proc/sys/fs/inotify/max_queued_events", encoding: .utf8)
+    let fileCount = (Int(limit.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 16384) / 2 + 100
+    var failedOpens = 0
+    for index in 0..<fileCount {
+      let descriptor = open(drop + "/f\(index).tmp", O_WRONLY | O_CREAT, 0o644)
+      if descriptor < 0 { failedOpens += 1 } else { close(descriptor) }
+    }
+    XCTAssertEqual(failedOpens, 0)
+    try awaitDecisions(watcher, until: { $0 == .rescan(.queueOverflow) }, deadline: .seconds(30))
+  }
+
   func testOneWatcherPerProcessAndAMissingFolderIsAClearError() throws {
     XCTAssertThrowsError(try FolderWatcher(dropFolder: root + "/missing")) { error in
       XCTAssertEqual((error as? WatchError)?.code, .missingFolder)
