@@ -10,7 +10,13 @@
 //   DropnetEngine        oneDNN tensors and layers, MobileNet v1; no files, no daemons
 //   DropnetDataset       drop-folder contract, manifest, incremental frame extraction
 //   DropnetModel         checkpoints (safetensors), TensorFlow GraphDef import
+<<<<<<< HEAD
 //   DropnetCoreML        CoreML .mlmodel export of a checkpoint, and its parse-back reader
+=======
+//   CInotifyTools, CSystemd  system libraries for the daemon (inotify, journald, sd_notify)
+//   DropnetWatch         drop-folder watching: a pure settle/debounce machine and an inotify feed
+//   DropnetJournal       swift-log handler for journald, systemd readiness/watchdog notification
+>>>>>>> daemon
 //   dropnet              the command-line tool: composes the parts
 import PackageDescription
 
@@ -26,7 +32,8 @@ let package = Package(
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-    .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    // 1.16 brought LogEvent, which DropnetJournal's handler implements (log(event:)).
+    .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     .package(url: "https://github.com/apple/swift-crypto", from: "3.0.0"),
     // Generated tensorflow_graph.pb.swift comes from protoc-gen-swift 1.39.0 and needs its runtime.
     .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
@@ -40,6 +47,25 @@ let package = Package(
     .systemLibrary(
       name: "CDNNL",
       providers: [.apt(["libdnnl-dev"])]
+    ),
+    .systemLibrary(
+      name: "CInotifyTools",
+      providers: [.apt(["libinotifytools0-dev"])]
+    ),
+    .systemLibrary(
+      name: "CSystemd",
+      pkgConfig: "libsystemd",
+      providers: [.apt(["libsystemd-dev"])]
+    ),
+    .target(
+      name: "DropnetWatch",
+      dependencies: ["CInotifyTools"],
+      swiftSettings: strictSwift
+    ),
+    .target(
+      name: "DropnetJournal",
+      dependencies: ["CSystemd", .product(name: "Logging", package: "swift-log")],
+      swiftSettings: strictSwift
     ),
     .target(
       name: "DropnetCV",
@@ -120,6 +146,16 @@ let package = Package(
     .target(
       name: "DropnetTestSupport",
       path: "Tests/DropnetTestSupport",
+      swiftSettings: strictSwift
+    ),
+    .testTarget(
+      name: "DropnetWatchTests",
+      dependencies: ["DropnetWatch"],
+      swiftSettings: strictSwift
+    ),
+    .testTarget(
+      name: "DropnetJournalTests",
+      dependencies: ["DropnetJournal", .product(name: "Logging", package: "swift-log")],
       swiftSettings: strictSwift
     ),
     .testTarget(

@@ -1,0 +1,182 @@
+import Foundation
+import Logging
+import Synchronization
+import XCTest
+
+@testable import DropnetJournal
+
+/// Lines the handler fell back to, collected across threads.
+final class LineCollector: Sendable {
+  private let lines = Mutex<[String]>([])
+  var all: [String] { lines.withLock { $0 } }
+  func append(_ line: String) { lines.withLock { $0.append(line) } }
+}
+
+/// The journald handler against a real systemd-journald started by the test (as root), read
+/// back with `journalctl -o json`; and its stderr fallback when no journald listens.
+final class JournalLogHandlerTests: XCTestCase {
+  static let journald = "/lib/systemd/systemd-journald"
+  static let journalSocket = "/run/systemd/journal/socket"
+
+  func testFieldNamesAndPriorities() {
+    XCTAssertEqual(JournalLogHandler.fieldName("event"), "DROPNET_EVENT")
+    XCTAssertEqual(JournalLogHandler.fieldName("val-accuracy"), "DROPNET_VAL_ACCURACY")
+    XCTAssertEqual(JournalLogHandler.fieldName("model.version"), "DROPNET_MODEL_VERSION")
+    XCTAssertEqual(JournalLogHandler.fieldName("étiquette"), "DROPNET__TIQUETTE")
+    XCTAssertEqual(JournalLogHandler.fieldName(String(repeating: "k", count: 100)).utf8.count, 64)
+    XCTAssertEqual(
+      Logger.Level.allCases.map(JournalLogHandler.priority), [7, 7, 6, 5, 4, 3, 2])
+  }
+
+  func testReadableFallbackLine() {
+    let handler = JournalLogHandler(label: "dropnet.serve", fallback: { _ in })
+    let event = LogEvent(
+      level: .warning, message: "no frames in movie", metadata: nil, source: nil,
+      file: "Sources/DropnetDataset/Extractor.swift", function: "extract()", line: 42)
+    let line = handler.readableLine(event, metadata: ["movie": "cat.mov", "event": "error"])
+    XCTAssertTrue(
+      line.hasSuffix(
+        " warning dropnet: no frames in movie event=error movie=cat.mov (Extractor.swift:42)\n"),
+      line)
+    XCTAssertNotNil(
+      line.range(of: #"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ "#, options: .regularExpression))
+  }
+
+  func testEntriesReachARealJournaldWithStructuredFields() throws {
+    guard getuid() == 0 else { throw XCTSkip("starting systemd-journald needs root") }
+    guard FileManager.default.isExecutableFile(atPath: Self.journald) else {
+      throw XCTSkip("\(Self.journald) is not installed (Debian package systemd)")
+    }
+    let run = UUID().uuidString
+    let fallbackLines = LineCollector()
+    var logger = Logger(label: "dropnet.test") {
+      JournalLogHandler(
+        label: $0, syslogIdentifier: "dropnet-test", fallback: fallbackLines.append)
+    }
+    logger[metadataKey: "test-run"] = "\(run)"
+
+    // No journald yet (unless the machine runs one): the entry becomes a readable line.
+    let journaldWasRunning = DatagramListener.isListening(Self.journalSocket)
+    if !journaldWasRunning {
+      logger.warning("before journald", metadata: ["event": "probe"])
+      XCTAssertEqual(fallbackLines.all.count, 1)
+      XCTAssertTrue(
+        fallbackLines.all.first?.contains(
+          "warning dropnet-test: before journald event=probe test-run=\(run)") ?? false,
+        "\(fallbackLines.all)")
+    }
+
+    let journald = journaldWasRunning ? nil : try Self.startJournald()
+    defer {
+      if let journald {
+        journald.terminate()
+        journald.waitUntilExit()
+      }
+    }
+    let linesBefore = fallbackLines.all.count
+    logger.notice(
+      "published model v7\nval acc 0.96",
+      metadata: [
+        "event": "published", "label": "thumbs_up", "movie": "thumbs_up/clip 2.mov",
+        "val_accuracy": "0.96", "model_version": "7",
+      ])
+    logger.error("extraction failed", metadata: ["event": "error"])
+    XCTAssertEqual(fallbackLines.all.count, linesBefore, "journald refused: \(fallbackLines.all)")
+
+    // The query the README documents, narrowed to this run.
+    let published = try Self.readJournal(
+      matches: ["DROPNET_EVENT=published", "DROPNET_TEST_RUN=\(run)"], count: 1)
+    XCTAssertEqual(published.count, 1)
+    let entry = try XCTUnwrap(published.first)
+    XCTAssertEqual(entry["MESSAGE"], "published model v7\nval acc 0.96")
+    XCTAssertEqual(entry["PRIORITY"], "5")
+    XCTAssertEqual(entry["SYSLOG_IDENTIFIER"], "dropnet-test")
+    XCTAssertEqual(entry["DROPNET_LOGGER"], "dropnet.test")
+    XCTAssertEqual(entry["DROPNET_LABEL"], "thumbs_up")
+    XCTAssertEqual(entry["DROPNET_MOVIE"], "thumbs_up/clip 2.mov")
+    XCTAssertEqual(entry["DROPNET_VAL_ACCURACY"], "0.96")
+    XCTAssertEqual(entry["DROPNET_MODEL_VERSION"], "7")
+    XCTAssertEqual(entry["_TRANSPORT"], "journal")
+    XCTAssertTrue(entry["CODE_FILE"]?.hasSuffix("JournalLogHandlerTests.swift") ?? false)
+    XCTAssertNotNil(Int(entry["CODE_LINE"] ?? ""))
+    XCTAssertEqual(entry["CODE_FUNC"], "testEntriesReachARealJournaldWithStructuredFields()")
+
+    let all = try Self.readJournal(matches: ["DROPNET_TEST_RUN=\(run)"], count: 2)
+    XCTAssertEqual(all.map { $0["DROPNET_EVENT"] }, ["published", "error"])
+    XCTAssertEqual(all.last?["PRIORITY"], "3")
+  }
+
+  /// Starts systemd-journald and waits for its `READY=1` on a notify socket of our own.
+  static func startJournald() throws -> Process {
+    // journald creates its sockets in /run/systemd/journal, but not the folder.
+    try FileManager.default.createDirectory(
+      atPath: "/run/systemd/journal", withIntermediateDirectories: true)
+    let listener = try DatagramListener(
+      path: NSTemporaryDirectory() + "dropnet-journald-\(UUID().uuidString.prefix(8)).sock")
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: journald)
+    var environment = ProcessInfo.processInfo.environment
+    environment["NOTIFY_SOCKET"] = listener.path
+    process.environment = environment
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    let clock = ContinuousClock()
+    let deadline = clock.now + .seconds(20)
+    while clock.now < deadline {
+      guard let message = listener.receive(within: deadline - clock.now) else { break }
+      if message.split(separator: "\n").contains("READY=1") { return process }
+    }
+    process.terminate()
+    process.waitUntilExit()
+    throw XCTSkip("systemd-journald did not report READY=1 within 20 s")
+  }
+
+  /// Follows the journal (`journalctl --follow -o json`) until `count` entries matching all
+  /// `matches` have appeared, or 20 s have passed; returns their fields as text.
+  static func readJournal(matches: [String], count: Int) throws -> [[String: String]] {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/journalctl")
+    process.arguments = ["--follow", "--lines=all", "--output=json", "--no-pager"] + matches
+    let output = Pipe()
+    process.standardOutput = output
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    defer {
+      process.terminate()
+      process.waitUntilExit()
+    }
+    let descriptor = output.fileHandleForReading.fileDescriptor
+    var buffered: [UInt8] = []
+    var entries: [[String: String]] = []
+    let clock = ContinuousClock()
+    let deadline = clock.now + .seconds(20)
+    while entries.count < count, clock.now < deadline {
+      let (seconds, attoseconds) = (deadline - clock.now).components
+      var waiting = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+      let milliseconds = Int32(seconds * 1000 + attoseconds / 1_000_000_000_000_000)
+      guard poll(&waiting, 1, milliseconds) == 1 else { break }
+      var chunk = [UInt8](repeating: 0, count: 65536)
+      let read = chunk.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
+      guard read > 0 else { break }
+      buffered += chunk[0..<read]
+      while let newline = buffered.firstIndex(of: 10) {
+        let line = Data(buffered[0..<newline])
+        buffered.removeSubrange(0...newline)
+        guard let object = try JSONSerialization.jsonObject(with: line) as? [String: Any] else {
+          continue
+        }
+        entries.append(object.mapValues(Self.text))
+      }
+    }
+    return entries
+  }
+
+  /// journalctl writes fields with unprintable bytes (e.g. newlines) as arrays of bytes.
+  static func text(_ value: Any) -> String {
+    if let bytes = value as? [NSNumber] {
+      return String(decoding: bytes.map { $0.uint8Value }, as: UTF8.self)
+    }
+    return value as? String ?? String(describing: value)
+  }
+}
