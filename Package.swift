@@ -10,13 +10,10 @@
 //   DropnetEngine        oneDNN tensors and layers, MobileNet v1; no files, no daemons
 //   DropnetDataset       drop-folder contract, manifest, incremental frame extraction
 //   DropnetModel         checkpoints (safetensors), TensorFlow GraphDef import
-<<<<<<< HEAD
 //   DropnetCoreML        CoreML .mlmodel export of a checkpoint, and its parse-back reader
-=======
 //   CInotifyTools, CSystemd  system libraries for the daemon (inotify, journald, sd_notify)
 //   DropnetWatch         drop-folder watching: a pure settle/debounce machine and an inotify feed
 //   DropnetJournal       swift-log handler for journald, systemd readiness/watchdog notification
->>>>>>> daemon
 //   dropnet              the command-line tool: composes the parts
 import PackageDescription
 
