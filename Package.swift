@@ -10,6 +10,7 @@
 //   DropnetEngine        oneDNN tensors and layers, MobileNet v1; no files, no daemons
 //   DropnetDataset       drop-folder contract, manifest, incremental frame extraction
 //   DropnetModel         checkpoints (safetensors), TensorFlow GraphDef import
+//   DropnetTraining      validation split, augmentation, class balance, training history
 //   dropnet              the command-line tool: composes the parts
 import PackageDescription
 
@@ -82,6 +83,11 @@ let package = Package(
       exclude: ["Proto/tensorflow_graph.proto", "Proto/regenerate.sh"],
       swiftSettings: strictSwift
     ),
+    .target(
+      name: "DropnetTraining",
+      dependencies: ["DropnetDataset", "DropnetMedia", "DropnetEngine", "DropnetStorage"],
+      swiftSettings: strictSwift
+    ),
     .executableTarget(
       name: "dropnet",
       dependencies: [
@@ -115,6 +121,14 @@ let package = Package(
     .testTarget(
       name: "DropnetCLITests",
       dependencies: ["dropnet", "DropnetTestSupport"],
+      swiftSettings: strictSwift
+    ),
+    .testTarget(
+      name: "DropnetTrainingTests",
+      dependencies: [
+        "DropnetTraining", "DropnetDataset", "DropnetMedia", "DropnetTestSupport",
+        .product(name: "Logging", package: "swift-log"),
+      ],
       swiftSettings: strictSwift
     ),
     .testTarget(
