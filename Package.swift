@@ -10,7 +10,7 @@
 //   DropnetEngine        oneDNN tensors and layers, MobileNet v1; no files, no daemons
 //   DropnetDataset       drop-folder contract, manifest, incremental frame extraction
 //   DropnetModel         checkpoints (safetensors), TensorFlow GraphDef import
-//   DropnetTraining      validation split, augmentation, class balance, training history
+//   DropnetTraining      validation split, augmentation, class balance, history, batch loader
 //   dropnet              the command-line tool: composes the parts
 import PackageDescription
 
@@ -85,7 +85,9 @@ let package = Package(
     ),
     .target(
       name: "DropnetTraining",
-      dependencies: ["DropnetDataset", "DropnetMedia", "DropnetEngine", "DropnetStorage"],
+      dependencies: [
+        "DropnetDataset", "DropnetMedia", "DropnetEngine", "DropnetModel", "DropnetStorage",
+      ],
       swiftSettings: strictSwift
     ),
     .executableTarget(
@@ -126,7 +128,7 @@ let package = Package(
     .testTarget(
       name: "DropnetTrainingTests",
       dependencies: [
-        "DropnetTraining", "DropnetDataset", "DropnetMedia", "DropnetTestSupport",
+        "DropnetTraining", "DropnetDataset", "DropnetMedia", "DropnetModel", "DropnetTestSupport",
         .product(name: "Logging", package: "swift-log"),
       ],
       swiftSettings: strictSwift

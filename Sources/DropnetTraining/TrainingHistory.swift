@@ -86,14 +86,18 @@ public struct TrainingHistory: Sendable, Equatable {
 
   /// The best epoch by `monitor` (the earliest of equals), or nil when none was measured.
   public func best(by monitor: Monitor = .validationLoss) -> Epoch? {
-    let measured = epochs.filter { !value(of: $0, monitor).isNaN }
-    switch monitor {
-    case .validationLoss, .loss:
-      return measured.min { value(of: $0, monitor) < value(of: $1, monitor) }
-    case .validationAccuracy:
-      // max(by:) returns the last of equals; the first is the one a checkpoint kept.
-      return measured.reversed().max { value(of: $0, monitor) < value(of: $1, monitor) }
+    var best: Epoch?
+    for epoch in epochs where !value(of: epoch, monitor).isNaN {
+      guard let current = best else {
+        best = epoch
+        continue
+      }
+      let (candidate, incumbent) = (value(of: epoch, monitor), value(of: current, monitor))
+      // Strictly better only: the earliest of equals is the one a checkpoint kept.
+      let better = monitor == .validationAccuracy ? candidate > incumbent : candidate < incumbent
+      if better { best = epoch }
     }
+    return best
   }
 
   private func value(of epoch: Epoch, _ monitor: Monitor) -> Double {
