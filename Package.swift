@@ -14,6 +14,7 @@
 //   CInotifyTools, CSystemd  system libraries for the daemon (inotify, journald, sd_notify)
 //   DropnetWatch         drop-folder watching: a pure settle/debounce machine and an inotify feed
 //   DropnetJournal       swift-log handler for journald, systemd readiness/watchdog notification
+//   DropnetTraining      validation split, augmentation, class balance, history, batch loader
 //   dropnet              the command-line tool: composes the parts
 import PackageDescription
 
@@ -119,6 +120,13 @@ let package = Package(
       exclude: ["Proto/coreml_model.proto", "Proto/regenerate.sh"],
       swiftSettings: strictSwift
     ),
+    .target(
+      name: "DropnetTraining",
+      dependencies: [
+        "DropnetDataset", "DropnetMedia", "DropnetEngine", "DropnetModel", "DropnetStorage",
+      ],
+      swiftSettings: strictSwift
+    ),
     .executableTarget(
       name: "dropnet",
       dependencies: [
@@ -163,6 +171,14 @@ let package = Package(
     .testTarget(
       name: "DropnetCLITests",
       dependencies: ["dropnet", "DropnetTestSupport"],
+      swiftSettings: strictSwift
+    ),
+    .testTarget(
+      name: "DropnetTrainingTests",
+      dependencies: [
+        "DropnetTraining", "DropnetDataset", "DropnetMedia", "DropnetModel", "DropnetTestSupport",
+        .product(name: "Logging", package: "swift-log"),
+      ],
       swiftSettings: strictSwift
     ),
     .testTarget(

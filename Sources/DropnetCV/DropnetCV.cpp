@@ -173,6 +173,48 @@ dncv_status dncv_image_rotate(const dncv_image *image,
   });
 }
 
+dncv_status dncv_image_warp_affine(const dncv_image *image,
+                                   const double *matrix, int32_t width,
+                                   int32_t height, dncv_border border,
+                                   dncv_image **out, char *error,
+                                   size_t error_capacity) {
+  return guarded(error, error_capacity, [&]() {
+    if (width <= 0 || height <= 0)
+      return fail(error, error_capacity, DNCV_ERROR_ARGUMENT, "size must be positive");
+    int border_mode;
+    switch (border) {
+      case DNCV_BORDER_REPLICATE: border_mode = cv::BORDER_REPLICATE; break;
+      case DNCV_BORDER_REFLECT: border_mode = cv::BORDER_REFLECT_101; break;
+      default:
+        return fail(error, error_capacity, DNCV_ERROR_ARGUMENT, "unknown border mode");
+    }
+    for (int index = 0; index < 6; ++index) {
+      if (!std::isfinite(matrix[index]))
+        return fail(error, error_capacity, DNCV_ERROR_ARGUMENT, "matrix must be finite");
+    }
+    cv::Mat forward(2, 3, CV_64F);
+    for (int index = 0; index < 6; ++index) forward.at<double>(index / 3, index % 3) = matrix[index];
+    cv::Mat warped;
+    cv::warpAffine(image->mat, warped, forward, cv::Size(width, height), cv::INTER_LINEAR,
+                   border_mode);
+    *out = wrap(warped);
+    return DNCV_OK;
+  });
+}
+
+dncv_status dncv_image_scale_shift(const dncv_image *image, double gain,
+                                   double offset, dncv_image **out, char *error,
+                                   size_t error_capacity) {
+  return guarded(error, error_capacity, [&]() {
+    if (!std::isfinite(gain) || !std::isfinite(offset))
+      return fail(error, error_capacity, DNCV_ERROR_ARGUMENT, "gain and offset must be finite");
+    cv::Mat scaled;
+    image->mat.convertTo(scaled, -1, gain, offset);
+    *out = wrap(scaled);
+    return DNCV_OK;
+  });
+}
+
 dncv_status dncv_image_sharpness(const dncv_image *image, int32_t max_side,
                                  double *out, char *error,
                                  size_t error_capacity) {

@@ -75,6 +75,29 @@ dncv_status dncv_image_rotate(const dncv_image *image,
                               int32_t clockwise_degrees, dncv_image **out,
                               char *error, size_t error_capacity);
 
+/// How `dncv_image_warp_affine` fills pixels that map outside the source.
+typedef enum {
+  /// Repeat the nearest edge pixel (Keras' default fill_mode "nearest").
+  DNCV_BORDER_REPLICATE = 0,
+  /// Mirror without repeating the edge pixel (Keras' fill_mode "reflect").
+  DNCV_BORDER_REFLECT = 1,
+} dncv_border;
+
+/// Warps `image` into a `width` x `height` image with the forward affine map
+/// `matrix` (2x3, row-major: x' = m0 x + m1 y + m2, y' = m3 x + m4 y + m5, in
+/// pixel-centre coordinates, source to destination), bilinear interpolation.
+dncv_status dncv_image_warp_affine(const dncv_image *image,
+                                   const double *matrix, int32_t width,
+                                   int32_t height, dncv_border border,
+                                   dncv_image **out, char *error,
+                                   size_t error_capacity);
+
+/// Every byte v becomes saturate(round(v * gain + offset)), rounding half to
+/// even (OpenCV's convertTo).
+dncv_status dncv_image_scale_shift(const dncv_image *image, double gain,
+                                   double offset, dncv_image **out, char *error,
+                                   size_t error_capacity);
+
 /// Sharpness: variance of the Laplacian of the gray image (higher = sharper).
 /// Computed on a copy downscaled so its longer side is at most `max_side`
 /// pixels (0 = no downscale), so the figure is comparable across resolutions.
