@@ -11,7 +11,7 @@ import CDNNL
 ///
 /// MobileNetV1 folds this into the preceding convolution for inference; this layer exists for
 /// training and as the unfused reference the folding is tested against.
-public final class BatchNormalization {
+public final class BatchNormalization: ScratchpadUser {
   /// Layer name for errors.
   public let name: String
   /// Added to the variance before the square root; TF-slim MobileNet uses 0.001.
@@ -127,4 +127,10 @@ public final class BatchNormalization {
   }
 
   var primitives: [Primitive] { [forwardPrimitive] + [backwardPrimitive].compactMap { $0 } }
+
+  public var scratchpadByteCount: Int { primitives.scratchpadByteCount }
+
+  public func bindScratchpad(_ buffer: UnsafeMutableRawPointer) throws {
+    try primitives.bindScratchpad(buffer)
+  }
 }

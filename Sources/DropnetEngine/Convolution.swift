@@ -8,7 +8,7 @@ import CDNNL
 ///   weights     [O, C, K, K]   or [G, O/G, C/G, K, K] when grouped
 ///   bias        [O]
 ///   destination [N, O, OH, OW] with OH = (H + padTop + padBottom - K) / stride + 1
-public final class Convolution {
+public final class Convolution: ScratchpadUser {
   /// Layer name for errors.
   public let name: String
   public let geometry: ConvolutionGeometry
@@ -169,5 +169,11 @@ public final class Convolution {
   /// The primitives that need a scratchpad buffer.
   var primitives: [Primitive] {
     [forwardPrimitive] + [backwardDataPrimitive, backwardWeightsPrimitive].compactMap { $0 }
+  }
+
+  public var scratchpadByteCount: Int { primitives.scratchpadByteCount }
+
+  public func bindScratchpad(_ buffer: UnsafeMutableRawPointer) throws {
+    try primitives.bindScratchpad(buffer)
   }
 }

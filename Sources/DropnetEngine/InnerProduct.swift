@@ -6,7 +6,7 @@ import CDNNL
 ///   weights      [O, C] or [O, C, H, W]  (layout oneDNN chooses)
 ///   bias         [O]
 ///   destination  [N, O]                  (plain)
-public final class InnerProduct {
+public final class InnerProduct: ScratchpadUser {
   /// Layer name for errors.
   public let name: String
   let forwardPrimitive: Primitive
@@ -141,5 +141,11 @@ public final class InnerProduct {
 
   var primitives: [Primitive] {
     [forwardPrimitive] + [backwardDataPrimitive, backwardWeightsPrimitive].compactMap { $0 }
+  }
+
+  public var scratchpadByteCount: Int { primitives.scratchpadByteCount }
+
+  public func bindScratchpad(_ buffer: UnsafeMutableRawPointer) throws {
+    try primitives.bindScratchpad(buffer)
   }
 }

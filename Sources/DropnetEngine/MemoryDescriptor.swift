@@ -20,7 +20,7 @@ public struct MemoryDescriptor {
   }
 
   /// A plain row-major float32 descriptor (`nc`, `nchw`, `goihw`, ... by rank).
-  static func plain(_ dimensions: [Int], layer: String? = nil) throws -> MemoryDescriptor {
+  public static func plain(_ dimensions: [Int], layer: String? = nil) throws -> MemoryDescriptor {
     let formats: [Int: dnnl_format_tag_t] = [
       1: dnnl_a, 2: dnnl_ab, 3: dnnl_abc, 4: dnnl_abcd, 5: dnnl_abcde,
     ]
@@ -33,7 +33,7 @@ public struct MemoryDescriptor {
   }
 
   /// A descriptor that leaves the layout to the primitive receiving it.
-  static func any(_ dimensions: [Int], layer: String? = nil) throws -> MemoryDescriptor {
+  public static func any(_ dimensions: [Int], layer: String? = nil) throws -> MemoryDescriptor {
     try MemoryDescriptor(dimensions: dimensions, format: dnnl_format_tag_any, layer: layer)
   }
 

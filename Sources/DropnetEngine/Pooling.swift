@@ -5,7 +5,7 @@ import CDNNL
 ///
 ///   source       [N, C, H, W]
 ///   destination  [N, C, OH, OW],  OH = (H - K) / stride + 1 (no padding)
-public final class Pooling {
+public final class Pooling: ScratchpadUser {
   /// Layer name for errors.
   public let name: String
   let forwardPrimitive: Primitive
@@ -85,4 +85,10 @@ public final class Pooling {
   }
 
   var primitives: [Primitive] { [forwardPrimitive] + [backwardPrimitive].compactMap { $0 } }
+
+  public var scratchpadByteCount: Int { primitives.scratchpadByteCount }
+
+  public func bindScratchpad(_ buffer: UnsafeMutableRawPointer) throws {
+    try primitives.bindScratchpad(buffer)
+  }
 }

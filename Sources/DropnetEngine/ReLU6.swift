@@ -6,7 +6,7 @@ import CDNNL
 ///
 /// Convolutions fuse it as a post-op for inference; this standalone layer is for training
 /// (its backward reads the forward source) and for testing the fusion.
-public final class ReLU6 {
+public final class ReLU6: ScratchpadUser {
   /// Layer name for errors.
   public let name: String
   /// The clip bounds: 0 below, 6 above (TF's relu6 constant).
@@ -68,4 +68,10 @@ public final class ReLU6 {
   }
 
   var primitives: [Primitive] { [forwardPrimitive] + [backwardPrimitive].compactMap { $0 } }
+
+  public var scratchpadByteCount: Int { primitives.scratchpadByteCount }
+
+  public func bindScratchpad(_ buffer: UnsafeMutableRawPointer) throws {
+    try primitives.bindScratchpad(buffer)
+  }
 }

@@ -3,7 +3,7 @@ import CDNNL
 /// Copies a tensor from one layout to another (e.g. NHWC host data to oneDNN's blocked nChw8c).
 ///
 ///   source, destination  same logical dims, different physical layouts
-public final class Reorder {
+public final class Reorder: ScratchpadUser {
   /// Layer name for errors.
   public let name: String
   let primitive: Primitive
@@ -26,4 +26,10 @@ public final class Reorder {
   /// a layout change is the reverse layout change, a second `Reorder`.
 
   var primitives: [Primitive] { [primitive] }
+
+  public var scratchpadByteCount: Int { primitives.scratchpadByteCount }
+
+  public func bindScratchpad(_ buffer: UnsafeMutableRawPointer) throws {
+    try primitives.bindScratchpad(buffer)
+  }
 }

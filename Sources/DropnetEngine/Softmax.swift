@@ -4,7 +4,7 @@ import CDNNL
 ///
 ///   source, destination  [N, K]  (plain)
 ///   destination[n, k] = exp(source[n, k] - max) / sum over j of exp(source[n, j] - max)
-public final class Softmax {
+public final class Softmax: ScratchpadUser {
   /// Layer name for errors.
   public let name: String
   let forwardPrimitive: Primitive
@@ -35,4 +35,10 @@ public final class Softmax {
   // probabilities - one_hot(label); a softmax backward primitive if it is ever needed alone.
 
   var primitives: [Primitive] { [forwardPrimitive] }
+
+  public var scratchpadByteCount: Int { primitives.scratchpadByteCount }
+
+  public func bindScratchpad(_ buffer: UnsafeMutableRawPointer) throws {
+    try primitives.bindScratchpad(buffer)
+  }
 }

@@ -45,7 +45,7 @@ final class GradientTests: XCTestCase {
     let diffDestination = random.uniform(source.count, in: -1...1)
     let layer = try ReLU6(
       dataLayout: .plain(dims), propagation: .training, engine: harness.engine, name: "relu6")
-    try harness.prepare(layer.primitives)
+    try harness.prepare(layer)
     let diffSource = try harness.empty(.plain(dims))
     try layer.backward(
       source: harness.memory(source, layout: .plain(dims)),
@@ -70,7 +70,7 @@ final class GradientTests: XCTestCase {
         sourceLayout: MemoryDescriptor(dimensions: dims, format: dnnl_nChw8c),
         kernelSize: kernel, stride: stride, propagation: .training, engine: harness.engine,
         name: "pool")
-      try harness.prepare(layer.primitives)
+      try harness.prepare(layer)
       let outputSize = (size - kernel) / stride + 1
       let diffDestination = random.uniform(2 * 8 * outputSize * outputSize, in: -1...1)
       let diffSource = try harness.empty(MemoryDescriptor(dimensions: dims, format: dnnl_nChw8c))
@@ -103,7 +103,7 @@ final class GradientTests: XCTestCase {
     let layer = try InnerProduct(
       sourceLayout: sourceLayout, outputCount: outputCount, propagation: .training,
       engine: harness.engine, name: "ip")
-    try harness.prepare(layer.primitives)
+    try harness.prepare(layer)
     let sourceMemory = try harness.memory(source, layout: sourceLayout)
     let weightsMemory = try harness.memory(weights, layout: layer.weightsDescriptor)
     let diffDestinationMemory = try harness.memory(
@@ -154,7 +154,7 @@ final class GradientTests: XCTestCase {
     let layer = try BatchNormalization(
       dataLayout: layout, epsilon: Float(epsilon), propagation: .training,
       engine: harness.engine, name: "bn")
-    try harness.prepare(layer.primitives)
+    try harness.prepare(layer)
     let parameters = layer.parameterDescriptor
     let sourceMemory = try harness.memory(source, layout: layout)
     let scaleMemory = try harness.memory(gamma, layout: parameters)
@@ -240,7 +240,7 @@ final class GradientTests: XCTestCase {
     let layer = try Convolution(
       geometry: geometry, fuseReLU6: false, propagation: .training, engine: harness.engine,
       name: "conv")
-    try harness.prepare(layer.primitives)
+    try harness.prepare(layer)
     let sourceMemory = try harness.memory(source, layout: layer.sourceDescriptor)
     let weightsMemory = try harness.memory(weights, layout: layer.weightsDescriptor)
     let diffDestinationMemory = try harness.memory(

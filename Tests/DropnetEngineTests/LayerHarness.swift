@@ -12,14 +12,12 @@ final class LayerHarness {
 
   deinit { for buffer in scratchpads { buffer.deallocate() } }
 
-  /// Gives each primitive its own scratchpad buffer (kept until the harness goes).
-  func prepare(_ primitives: [Primitive]) throws {
-    for primitive in primitives {
-      let buffer = UnsafeMutableRawPointer.allocate(
-        byteCount: max(primitive.scratchpadByteCount, 64), alignment: 64)
-      scratchpads.append(buffer)
-      try primitive.bindScratchpad(buffer)
-    }
+  /// Gives the layer its own scratchpad buffer (kept until the harness goes).
+  func prepare(_ layer: ScratchpadUser) throws {
+    let buffer = UnsafeMutableRawPointer.allocate(
+      byteCount: max(layer.scratchpadByteCount, 64), alignment: 64)
+    scratchpads.append(buffer)
+    try layer.bindScratchpad(buffer)
   }
 
   /// A memory in `layout` holding `values`, given row-major in `layout`'s logical dimensions.
@@ -29,7 +27,7 @@ final class LayerHarness {
     if layout.isSameLayout(as: plain.descriptor) { return plain }
     let target = try Memory(descriptor: layout, engine: engine)
     let reorder = try Reorder(from: plain.descriptor, to: layout, engine: engine, name: "to layout")
-    try prepare(reorder.primitives)
+    try prepare(reorder)
     try reorder.forward(source: plain, destination: target, engine: engine)
     try engine.wait()
     return target
@@ -47,7 +45,7 @@ final class LayerHarness {
     if memory.descriptor.isSameLayout(as: layout) { return try memory.read() }
     let plain = try Memory(descriptor: layout, engine: engine)
     let reorder = try Reorder(from: memory.descriptor, to: layout, engine: engine, name: "to plain")
-    try prepare(reorder.primitives)
+    try prepare(reorder)
     try reorder.forward(source: memory, destination: plain, engine: engine)
     try engine.wait()
     return try plain.read()

@@ -70,7 +70,7 @@ final class LayerTests: XCTestCase {
     let variance = random.uniform(8, in: 0.1...2)
     let layer = try BatchNormalization(
       dataLayout: .plain(dims), epsilon: 0.001, engine: harness.engine, name: "bn")
-    try harness.prepare(layer.primitives)
+    try harness.prepare(layer)
     let parameters = layer.parameterDescriptor
     let destination = try harness.empty(layer.destinationDescriptor)
     try layer.forward(
@@ -95,7 +95,7 @@ final class LayerTests: XCTestCase {
     let data = random.uniform(dims.reduce(1, *), in: -10...10)
     XCTAssertTrue(data.contains { $0 < 0 } && data.contains { $0 > 6 })
     let layer = try ReLU6(dataLayout: .plain(dims), engine: harness.engine, name: "relu6")
-    try harness.prepare(layer.primitives)
+    try harness.prepare(layer)
     let destination = try harness.empty(.plain(dims))
     try layer.forward(
       source: harness.memory(data, layout: .plain(dims)), destination: destination,
@@ -125,7 +125,7 @@ final class LayerTests: XCTestCase {
       let layer = try Pooling(
         sourceLayout: source.descriptor, kernelSize: kernel, stride: stride,
         engine: harness.engine, name: "pool")
-      try harness.prepare(layer.primitives)
+      try harness.prepare(layer)
       let destination = try harness.empty(layer.destinationDescriptor)
       try layer.forward(source: source, destination: destination, engine: harness.engine)
       let expected = ReferenceMath.averagePoolNCHW(
@@ -147,7 +147,7 @@ final class LayerTests: XCTestCase {
     let sourceLayout = try MemoryDescriptor.plain([batchSize, inputCount, 1, 1])
     let layer = try InnerProduct(
       sourceLayout: sourceLayout, outputCount: outputCount, engine: harness.engine, name: "ip")
-    try harness.prepare(layer.primitives)
+    try harness.prepare(layer)
     let destination = try harness.empty(layer.destinationDescriptor)
     try layer.forward(
       source: harness.memory(input, layout: sourceLayout),
@@ -170,7 +170,7 @@ final class LayerTests: XCTestCase {
     for index in classCount..<2 * classCount { logits[index] += 1000 }
     let layer = try Softmax(
       batchSize: batchSize, classCount: classCount, engine: harness.engine, name: "softmax")
-    try harness.prepare(layer.primitives)
+    try harness.prepare(layer)
     let layout = try MemoryDescriptor.plain([batchSize, classCount])
     let destination = try harness.empty(layout)
     try layer.forward(
@@ -191,7 +191,7 @@ final class LayerTests: XCTestCase {
     let bias = random.uniform(geometry.outputChannels, in: -1...1)
     let layer = try Convolution(
       geometry: geometry, fuseReLU6: false, engine: harness.engine, name: "conv")
-    try harness.prepare(layer.primitives)
+    try harness.prepare(layer)
     let destination = try harness.empty(layer.destinationDescriptor)
     try layer.forward(
       source: harness.memory(input, layout: layer.sourceDescriptor),
@@ -242,7 +242,7 @@ final class LayerTests: XCTestCase {
     // Fused: one convolution with folded weights and the ReLU6 post-op.
     let fused = try Convolution(
       geometry: geometry, fuseReLU6: true, engine: harness.engine, name: "fused")
-    try harness.prepare(fused.primitives)
+    try harness.prepare(fused)
     let fusedOutput = try harness.empty(fused.destinationDescriptor)
     try fused.forward(
       source: harness.memory(input, layout: fused.sourceDescriptor),
@@ -254,7 +254,7 @@ final class LayerTests: XCTestCase {
     let rawWeights = reference(tfWeights: tfWeights, layer: layer)
     let plain = try Convolution(
       geometry: geometry, fuseReLU6: false, engine: harness.engine, name: "plain")
-    try harness.prepare(plain.primitives)
+    try harness.prepare(plain)
     let convolutionOutput = try harness.empty(plain.destinationDescriptor)
     try plain.forward(
       source: harness.memory(input, layout: plain.sourceDescriptor),
@@ -267,7 +267,8 @@ final class LayerTests: XCTestCase {
       name: "bn")
     let relu6 = try ReLU6(
       dataLayout: convolutionOutput.descriptor, engine: harness.engine, name: "relu6")
-    try harness.prepare(batchNorm.primitives + relu6.primitives)
+    try harness.prepare(batchNorm)
+    try harness.prepare(relu6)
     let normalized = try harness.empty(batchNorm.destinationDescriptor)
     let parameters = batchNorm.parameterDescriptor
     try batchNorm.forward(
