@@ -773,7 +773,7 @@ def copy_file(source, target):
 def long_movie_jobs():
     """--long: one 10 s 1080p clip of fish photos, stream-copied LONG_LOOPS times (10 minutes)."""
     segment = Movie(
-        "long/segment-1080p.mov",
+        "long-parts/segment-1080p.mov",  # outside long/: that folder is a drop folder
         ["fish1", "fish9", "fish4", "fish28", "fish25"],
         seconds_per_photo=(2.0, 2.0),
         whip_after=(1, 3),
