@@ -39,6 +39,12 @@ public struct ClassifierHeadModel: Sendable, Equatable {
     public static let fc2Weights = "Head/fc2/weights"
     /// [classCount]
     public static let fc2Biases = "Head/fc2/biases"
+    /// What every head tensor's name starts with.
+    public static let prefix = "Head/"
+    /// `tensors` without the head's: the base network's, as `MobileNetV1(weights:)` takes them.
+    public static func baseTensors(of tensors: [String: HostTensor]) -> [String: HostTensor] {
+      tensors.filter { !$0.key.hasPrefix(prefix) }
+    }
     /// Every name above.
     public static let all = [
       fc1Weights, fc1Biases, batchNormGamma, batchNormBeta, batchNormMovingMean,

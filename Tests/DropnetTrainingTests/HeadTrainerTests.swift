@@ -96,7 +96,8 @@ final class HeadTrainerTests: XCTestCase {
     }
     XCTAssertEqual(paths.count, 12)
     let network = try MobileNetV1(
-      weights: loaded.tensors, batchSize: paths.count,
+      weights: ClassifierHeadModel.TensorName.baseTensors(of: loaded.tensors),
+      batchSize: paths.count,
       threads: ProcessInfo.processInfo.activeProcessorCount)
     let side = ImagePreprocessor.inputSize
     var images: [[UInt8]] = []
