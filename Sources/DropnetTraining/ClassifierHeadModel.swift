@@ -458,8 +458,8 @@ public struct ClassifierHeadModel: Sendable, Equatable {
               let value = x[row * inputCount + inner]
               // Pooled ReLU6 features and dropped units are often exactly zero.
               if value == 0 { continue }
-              let weightRow = w.baseAddress! + inner * outputCount
-              for column in 0..<outputCount { out[column] += value * weightRow[column] }
+              Self.addScaled(
+                value, w.baseAddress! + inner * outputCount, to: out, count: outputCount)
             }
           }
         }
@@ -481,8 +481,8 @@ public struct ClassifierHeadModel: Sendable, Equatable {
             for inner in 0..<inputCount {
               let value = x[row * inputCount + inner]
               if value == 0 { continue }
-              let weightRow = dw.baseAddress! + inner * outputCount
-              for column in 0..<outputCount { weightRow[column] += value * gradientRow[column] }
+              Self.addScaled(
+                value, gradientRow, to: dw.baseAddress! + inner * outputCount, count: outputCount)
             }
           }
         }
@@ -492,6 +492,21 @@ public struct ClassifierHeadModel: Sendable, Equatable {
       for column in 0..<outputCount {
         biasGradient[column] += outputGradient[row * outputCount + column]
       }
+    }
+  }
+
+  /// target[0..<count] += scale * source[0..<count]: the inner loop of both dense passes.
+  /// A `while` over raw pointers, because tests run unoptimised builds, where a range loop
+  /// costs an iterator call per element (this halved the 30-epoch head test: 28 s to 13 s).
+  @inline(__always)
+  static func addScaled(
+    _ scale: Double, _ source: UnsafePointer<Double>, to target: UnsafeMutablePointer<Double>,
+    count: Int
+  ) {
+    var index = 0
+    while index < count {
+      target[index] += scale * source[index]
+      index += 1
     }
   }
 
