@@ -146,4 +146,28 @@ final class HeadTrainerTests: XCTestCase {
     XCTAssertEqual(pass.accuracy, 1, "loss \(pass.loss)")
     XCTAssertLessThan(pass.loss, 0.1)
   }
+
+  func testCacheComputesEachCopyOnceAndAugmentedCopiesAreSeededByContent() throws {
+    let shared = try Self.sharedData()
+    let frames = HeadTrainer.thin(try DatasetSplit(manifest: shared.manifest).training, perClass: 1)
+    let make = {
+      try FeatureCache(
+        baseWeights: shared.base.tensors, stateFolder: shared.stateFolder,
+        augmentation: Augmentation())
+    }
+    let cache = try make()
+    let plain = try cache.features(of: frames)
+    XCTAssertEqual(plain.count, frames.count * MobileNetV1.featureCount)
+    XCTAssertEqual(cache.computedCount, frames.count)
+    XCTAssertEqual(try cache.features(of: frames), plain)
+    XCTAssertEqual(cache.computedCount, frames.count, "a second epoch must hit the cache")
+    let augmented = try cache.features(of: frames, copy: 1)
+    XCTAssertEqual(cache.computedCount, 2 * frames.count)
+    XCTAssertNotEqual(augmented, plain)
+    // A fresh cache draws the same augmentation for the same content and copy.
+    XCTAssertEqual(try make().features(of: frames, copy: 1), augmented)
+    let noAugmentation = try FeatureCache(
+      baseWeights: shared.base.tensors, stateFolder: shared.stateFolder)
+    XCTAssertThrowsError(try noAugmentation.features(of: frames, copy: 1))
+  }
 }
