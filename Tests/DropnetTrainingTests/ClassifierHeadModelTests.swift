@@ -61,8 +61,7 @@ final class ClassifierHeadModelTests: XCTestCase {
       }
     }
     XCTAssertEqual(checked, 5 * 4 + 4 + 4 + 4 + 4 * 3 + 3)
-    // Dropout really masks: some fc2 weight rows get no gradient from the dropped units of
-    // some rows, so the gradient with another mask differs.
+    // Dropout really masks: another mask gives other fc2 gradients.
     let otherMask = head.trainingPass(
       features: features, classIndices: classes, classWeights: classWeights, dropoutSeed: 12
     ).gradients
