@@ -1,0 +1,183 @@
+import DropnetDataset
+import DropnetEngine
+import DropnetModel
+import Foundation
+
+/// Trains only the classifier head on cached MobileNet v1 features (the frozen base runs once
+/// per frame and copy, not once per epoch), validating every epoch and keeping the epoch with
+/// the lowest validation loss.
+///
+/// Per epoch: the training frames (times `augmentedCopies + 1` cached copies) in a seeded
+/// shuffled order, SGD steps of `batchSize` with per-class loss weights
+/// (`ClassBalance.lossWeights`), then the weighted loss and accuracy of the plain validation
+/// frames at inference (running BatchNorm statistics, no dropout).
+public struct HeadTrainer {
+  /// What to train and how.
+  public struct Settings: Sendable, Hashable {
+    /// Passes over the training frames.
+    public var epochs = 30
+    /// Examples per SGD step (Keras' default 32).
+    public var batchSize = 32
+    /// SGD learning rate (the seed's 1e-3).
+    public var learningRate = 1e-3
+    /// SGD momentum (the seed's 0.9).
+    public var momentum = 0.9
+    /// Added to the kernels' gradients times the kernel (0 = off).
+    public var weightDecay = 0.0
+    /// Hidden units dropped in training.
+    public var dropoutRate = 0.5
+    /// Width of the hidden layer.
+    public var hiddenCount = ClassifierHeadModel.defaultHiddenCount
+    /// Augmented cached copies per training frame besides the plain one (0 = no augmentation).
+    public var augmentedCopies = 0
+    /// The augmentation of those copies.
+    public var augmentation = Augmentation()
+    /// Weigh the loss by inverse class frequency.
+    public var balanceClasses = true
+    /// At most this many frames per class on each side of the split, taken evenly spread
+    /// (nil = all); keeps tests and quick trials small.
+    public var maximumFramesPerClass: Int?
+    /// How frames are split into training and validation.
+    public var split = DatasetSplit.Settings()
+    /// Seed of the head's initialisation, the batch order and dropout.
+    public var seed: UInt64 = 0
+
+    public init() {}
+
+    /// Throws `.invalidSetting` naming the first bad value.
+    public func validate() throws {
+      func require(_ condition: Bool, _ message: String) throws {
+        if !condition { throw TrainingError(.invalidSetting, message) }
+      }
+      try require(epochs >= 1, "epochs must be at least 1, got \(epochs)")
+      try require(batchSize >= 2, "batch size must be at least 2 (BatchNorm), got \(batchSize)")
+      try require(learningRate > 0, "learning rate must be positive, got \(learningRate)")
+      try require(momentum >= 0 && momentum < 1, "momentum must be in [0, 1), got \(momentum)")
+      try require(weightDecay >= 0, "weight decay must be 0 or more, got \(weightDecay)")
+      try require(augmentedCopies >= 0, "augmented copies must be 0 or more")
+      try require((maximumFramesPerClass ?? 1) >= 1, "maximum frames per class must be positive")
+    }
+  }
+
+  /// What training produced.
+  public struct Result: Sendable {
+    /// The classes in network order (index i = output i).
+    public var labels: [Label]
+    /// Every epoch's numbers.
+    public var history: TrainingHistory
+    /// The epoch (1-based) with the lowest validation loss.
+    public var bestEpoch: Int
+    /// The head as it was after `bestEpoch`.
+    public var bestHead: ClassifierHeadModel
+    /// The split used (after `maximumFramesPerClass`).
+    public var split: DatasetSplit
+  }
+
+  public var settings: Settings
+
+  public init(settings: Settings = Settings()) { self.settings = settings }
+
+  /// Splits `manifest`'s kept frames, caches their features with `cache` and trains the head.
+  public func train(manifest: Manifest, cache: FeatureCache) throws -> Result {
+    try settings.validate()
+    if settings.augmentedCopies > 0 && cache.augmentation == nil {
+      throw TrainingError(
+        .invalidSetting, "augmented copies need a FeatureCache made with an augmentation")
+    }
+    var split = try DatasetSplit(manifest: manifest, settings: settings.split)
+    if let limit = settings.maximumFramesPerClass {
+      split.training = Self.thin(split.training, perClass: limit)
+      split.validation = Self.thin(split.validation, perClass: limit)
+    }
+    let labels = split.labels
+    let classIndex = Dictionary(uniqueKeysWithValues: labels.enumerated().map { ($1, $0) })
+    let balance = ClassBalance(labels: labels, samples: split.training)
+    let classWeights =
+      settings.balanceClasses
+      ? try balance.lossWeights() : Array(repeating: 1.0, count: labels.count)
+
+    // Training examples: every copy of every training frame, features cached once.
+    let width = MobileNetV1.featureCount
+    var trainingFeatures: [Float] = []
+    var trainingClasses: [Int] = []
+    for copy in 0...settings.augmentedCopies {
+      trainingFeatures += try cache.features(of: split.training, copy: copy)
+      trainingClasses += split.training.map { classIndex[$0.label]! }
+    }
+    let validationFeatures = try cache.features(of: split.validation)
+    let validationClasses = split.validation.map { classIndex[$0.label]! }
+
+    var head = try ClassifierHeadModel(
+      featureCount: width, hiddenCount: settings.hiddenCount, classCount: labels.count,
+      dropoutRate: settings.dropoutRate, seed: settings.seed)
+    var random = SeededRandom(seed: settings.seed ^ 0x5EED_0F0B_A7C4_0000)
+    var history = TrainingHistory()
+    var best: (epoch: Int, loss: Double, head: ClassifierHeadModel)?
+    for epoch in 1...settings.epochs {
+      let start = DispatchTime.now().uptimeNanoseconds
+      var order = Array(trainingClasses.indices)
+      random.shuffle(&order)
+      var lossSum = 0.0
+      var correctSum = 0.0
+      for batchStart in stride(from: 0, to: order.count, by: settings.batchSize) {
+        var rows = Array(order[batchStart..<min(batchStart + settings.batchSize, order.count)])
+        // A lone example has no batch variance to normalise by: borrow a neighbour.
+        if rows.count == 1, order.count > 1 { rows.append(order[0]) }
+        var batchFeatures: [Float] = []
+        batchFeatures.reserveCapacity(rows.count * width)
+        for row in rows { batchFeatures += trainingFeatures[(row * width)..<((row + 1) * width)] }
+        let pass = head.train(
+          features: batchFeatures, classIndices: rows.map { trainingClasses[$0] },
+          classWeights: classWeights, learningRate: settings.learningRate,
+          momentum: settings.momentum, weightDecay: settings.weightDecay,
+          dropoutSeed: random.next())
+        lossSum += pass.loss * Double(rows.count)
+        correctSum += pass.accuracy * Double(rows.count)
+      }
+      let examples = Double(order.count)
+      let validation = head.evaluate(
+        features: validationFeatures, classIndices: validationClasses, classWeights: classWeights)
+      let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+      history.append(
+        TrainingHistory.Epoch(
+          epoch: epoch, loss: lossSum / examples, accuracy: correctSum / examples,
+          validationLoss: validation.loss, validationAccuracy: validation.accuracy,
+          learningRate: settings.learningRate, seconds: seconds))
+      if best == nil || validation.loss < best!.loss {
+        best = (epoch, validation.loss, head)
+      }
+    }
+    return Result(
+      labels: labels, history: history, bestEpoch: best!.epoch, bestHead: best!.head,
+      split: split)
+  }
+
+  /// A checkpoint of the base network's tensors (unchanged, including the ImageNet logits the
+  /// feature extractor is built with) plus the head's `ClassifierHeadModel.TensorName` tensors,
+  /// with `labels` as class labels in training order.
+  public static func checkpoint(
+    base: Checkpoint, head: ClassifierHeadModel, labels: [Label], extra: [String: String] = [:]
+  ) -> Checkpoint {
+    var tensors = base.tensors
+    tensors.merge(head.tensors) { _, new in new }
+    var metadata = base.metadata
+    metadata.classLabels = labels.map(\.name)
+    metadata.extra.merge(extra) { _, new in new }
+    metadata.extra["head"] = "dense\(head.hiddenCount)_relu_batchnorm_dropout_dense_softmax"
+    return Checkpoint(tensors: tensors, metadata: metadata)
+  }
+
+  /// At most `limit` frames per class, evenly spread over each class's frames (kept in order).
+  static func thin(_ samples: [TrainingSample], perClass limit: Int) -> [TrainingSample] {
+    var result: [TrainingSample] = []
+    for (_, group) in Dictionary(grouping: samples, by: \.label).sorted(by: { $0.key < $1.key }) {
+      guard group.count > limit else {
+        result += group
+        continue
+      }
+      let sorted = group.sorted { ($0.moviePath, $0.time) < ($1.moviePath, $1.time) }
+      result += (0..<limit).map { sorted[$0 * sorted.count / limit] }
+    }
+    return result
+  }
+}
