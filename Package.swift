@@ -135,6 +135,7 @@ let package = Package(
         "DropnetEngine",
         "DropnetModel",
         "DropnetCoreML",
+        "DropnetTraining",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
       ],

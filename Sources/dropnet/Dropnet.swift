@@ -15,7 +15,8 @@ struct Dropnet: ParsableCommand {
       """,
     version: DropnetVersion.string,
     subcommands: [
-      ExtractCommand.self, WeightsCommand.self, PredictCommand.self, ExportCommand.self,
+      ExtractCommand.self, TrainCommand.self, WeightsCommand.self, PredictCommand.self,
+      ExportCommand.self,
       BenchCommand.self,
     ]
   )

@@ -2,6 +2,7 @@ import ArgumentParser
 import DropnetEngine
 import DropnetMedia
 import DropnetModel
+import DropnetTraining
 import Foundation
 
 struct PredictCommand: ParsableCommand {
@@ -59,18 +60,15 @@ struct PredictCommand: ParsableCommand {
       FileHandle.standardError.write(Data("error: \(error)\(advice)\n".utf8))
       throw ExitCode(2)
     }
-    let labels =
-      checkpoint.metadata.classLabels.isEmpty
-      ? ImageNetLabels.withBackground : checkpoint.metadata.classLabels
-    let network = try MobileNetV1(
-      weights: checkpoint.tensors, batchSize: 1,
-      threads: threads ?? ProcessInfo.processInfo.activeProcessorCount, classCount: labels.count)
+    let classifier = try LoadedClassifier(
+      checkpoint: checkpoint, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
+    let labels = classifier.labels
     var predictions: [Prediction] = []
     var failed = false
     for imagePath in images {
       do {
         let input = try Self.input(imagePath)
-        let probabilities = try network.forward(input).probabilities.values
+        let probabilities = try classifier.probabilities(input)
         let ranked = probabilities.indices.sorted { probabilities[$0] > probabilities[$1] }
         predictions.append(
           Prediction(
@@ -109,5 +107,40 @@ struct PredictCommand: ParsableCommand {
       bytes: cropped, width: crop.width, height: crop.height, channelCount: 3
     ).resized(width: side, height: side)
     return try ImagePreprocessor.tensor(fromBGR: resized.bytes, width: side, height: side)
+  }
+}
+
+/// A checkpoint ready to classify: the ImageNet network as imported, or the base network plus
+/// a head trained by `dropnet train` (tensors under `Head/`).
+struct LoadedClassifier {
+  let labels: [String]
+  private let network: MobileNetV1
+  private let head: ClassifierHeadModel?
+
+  init(checkpoint: Checkpoint, threads: Int) throws {
+    let hasHead = checkpoint.tensors.keys.contains {
+      $0.hasPrefix(ClassifierHeadModel.TensorName.prefix)
+    }
+    if hasHead {
+      head = try ClassifierHeadModel(tensors: checkpoint.tensors)
+      network = try MobileNetV1(
+        weights: ClassifierHeadModel.TensorName.baseTensors(of: checkpoint.tensors),
+        batchSize: 1, threads: threads)
+      labels = checkpoint.metadata.classLabels
+    } else {
+      head = nil
+      labels =
+        checkpoint.metadata.classLabels.isEmpty
+        ? ImageNetLabels.withBackground : checkpoint.metadata.classLabels
+      network = try MobileNetV1(
+        weights: checkpoint.tensors, batchSize: 1, threads: threads, classCount: labels.count)
+    }
+  }
+
+  /// Class probabilities of one preprocessed image [1, 224, 224, 3].
+  func probabilities(_ input: HostTensor) throws -> [Float] {
+    let output = try network.forward(input)
+    guard let head else { return output.probabilities.values }
+    return head.probabilities(features: output.features.values).map(Float.init)
   }
 }

@@ -95,4 +95,22 @@ enum CLIFixtures {
     return out
   }
 
+  /// Runs python3 with `arguments` (for coremltools checks), quietly: TensorFlow's start-up
+  /// chatter off, and OPENBLAS_CORETYPE unset (NumPy's own OpenBLAS dies on it here).
+  static func runPython(_ arguments: [String]) throws -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["python3"] + arguments
+    var environment = ProcessInfo.processInfo.environment
+    environment["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    environment["OPENBLAS_CORETYPE"] = nil
+    process.environment = environment
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    try process.run()
+    let output = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+  }
 }
