@@ -42,6 +42,13 @@ struct TrainCommand: ParsableCommand {
   @Option(name: .long, help: "Share of each class held out for validation.")
   var validation: Double = 0.25
 
+  @Option(
+    name: .long,
+    help:
+      "Validation split: `leak-free` (by movie or time block) or `random-frames` (the seed's Keras split, which leaks neighbouring frames; for comparison)."
+  )
+  var split: String = DatasetSplit.Strategy.leakFree.rawValue
+
   @Option(name: .long, help: "Most frames per class and side (training, validation) to use.")
   var maxFramesPerClass: Int?
 
@@ -54,6 +61,9 @@ struct TrainCommand: ParsableCommand {
   func validate() throws {
     if fineTune != "head" {
       throw ValidationError("--fine-tune \(fineTune) is not available yet; use `head`")
+    }
+    if DatasetSplit.Strategy(rawValue: split) == nil {
+      throw ValidationError("--split must be leak-free or random-frames")
     }
     if epochs < 1 { throw ValidationError("--epochs must be at least 1") }
     if !(0.05...0.9).contains(validation) {
@@ -73,6 +83,7 @@ struct TrainCommand: ParsableCommand {
       settings.epochs = epochs
       settings.learningRate = learningRate
       settings.split.validationFraction = validation
+      settings.split.strategy = DatasetSplit.Strategy(rawValue: split) ?? .leakFree
       settings.maximumFramesPerClass = maxFramesPerClass
       settings.seed = seed
       try settings.validate()
@@ -88,6 +99,7 @@ struct TrainCommand: ParsableCommand {
       let best = result.history.epochs.first { $0.epoch == result.bestEpoch }
       let extra = [
         "fine_tune": fineTune,
+        "split": split,
         "best_epoch": "\(result.bestEpoch)",
         "val_loss": best.map { String($0.validationLoss) } ?? "",
         "val_accuracy": best.map { String($0.validationAccuracy) } ?? "",
