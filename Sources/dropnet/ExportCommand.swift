@@ -53,7 +53,16 @@ struct ExportCommand: ParsableCommand {
         result = try CoreMLExporter.export(
           checkpoint: imagenet, name: name, to: URL(fileURLWithPath: out), options: options)
       } else {
-        var trained = try Checkpoint.read(from: URL(fileURLWithPath: checkpoint))
+        var trained: Checkpoint
+        do {
+          trained = try Checkpoint.read(from: URL(fileURLWithPath: checkpoint))
+        } catch let error as ModelError {
+          FileHandle.standardError.write(
+            Data(
+              ("error: cannot export: \(error); pass a checkpoint written by "
+                + "`dropnet weights import` or `dropnet train`\n").utf8))
+          throw ExitCode(2)
+        }
         if let head = try Self.trainedHead(of: trained) {
           options.head = head
           trained.tensors = ClassifierHeadModel.TensorName.baseTensors(of: trained.tensors)
