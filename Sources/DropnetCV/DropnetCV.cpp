@@ -331,48 +331,74 @@ dncv_status dncv_plot_lines(const char *path, int32_t width, int32_t height,
                             const char *title, const char *x_label,
                             const double *values, int32_t series_count,
                             int32_t point_count, const uint8_t *colors_bgr,
-                            const char *const *names, char *error,
+                            const char *const *names, double y_low,
+                            double y_high, const double *y_ticks,
+                            int32_t y_tick_count, int32_t marked_point,
+                            const char *mark_label, char *error,
                             size_t error_capacity) {
   return guarded(error, error_capacity, [&]() {
     if (width < 200 || height < 150 || series_count <= 0 || point_count <= 0)
       return fail(error, error_capacity, DNCV_ERROR_ARGUMENT,
                   "plot needs at least 200x150 pixels, one series and one point");
+    if (!std::isfinite(y_low) || !std::isfinite(y_high) || !(y_high > y_low))
+      return fail(error, error_capacity, DNCV_ERROR_ARGUMENT,
+                  "plot needs a finite y range with high > low");
     cv::Mat canvas(height, width, CV_8UC3, cv::Scalar(255, 255, 255));
     const int left = 60, right = 20, top = 40, bottom = 45;
     const cv::Rect area(left, top, width - left - right, height - top - bottom);
-    double low = INFINITY, high = -INFINITY;
-    for (int32_t index = 0; index < series_count * point_count; ++index)
-      if (std::isfinite(values[index])) {
-        low = std::min(low, values[index]);
-        high = std::max(high, values[index]);
-      }
-    if (!std::isfinite(low)) { low = 0; high = 1; }
-    if (high - low < 1e-9) { high = low + 1; }
-    double padding = (high - low) * 0.05;
-    low -= padding;
-    high += padding;
-    const cv::Scalar axis(60, 60, 60), grid(225, 225, 225);
+    const cv::Scalar axis(60, 60, 60), grid(225, 225, 225), mark(150, 150, 150);
     const int font = cv::FONT_HERSHEY_SIMPLEX;
-    for (int tick = 0; tick <= 4; ++tick) {
-      double value = low + (high - low) * tick / 4.0;
-      int y = area.y + area.height - int(std::lround(area.height * tick / 4.0));
+    auto x_of = [&](int32_t point) {
+      return area.x + (point_count == 1 ? area.width / 2
+                                        : int(std::lround(double(area.width) * point / (point_count - 1))));
+    };
+    auto y_of = [&](double value) {
+      return area.y + area.height - int(std::lround(area.height * (value - y_low) / (y_high - y_low)));
+    };
+    for (int32_t tick = 0; tick < y_tick_count; ++tick) {
+      int y = y_of(y_ticks[tick]);
+      if (y < area.y || y > area.y + area.height) continue;
       cv::line(canvas, {area.x, y}, {area.x + area.width, y}, grid, 1, cv::LINE_AA);
       char text[32];
-      std::snprintf(text, sizeof text, "%.3g", value);
+      std::snprintf(text, sizeof text, "%g", y_ticks[tick]);
       cv::putText(canvas, text, {4, y + 4}, font, 0.4, axis, 1, cv::LINE_AA);
     }
     int x_ticks = std::min(point_count, 10);
     for (int tick = 0; tick <= x_ticks; ++tick) {
       int point = point_count == 1 ? 0 : int(std::lround(double(point_count - 1) * tick / x_ticks));
-      int x = area.x + (point_count == 1 ? 0 : int(std::lround(double(area.width) * point / (point_count - 1))));
       char text[32];
       std::snprintf(text, sizeof text, "%d", point + 1);
-      cv::putText(canvas, text, {x - 6, area.y + area.height + 16}, font, 0.4, axis, 1, cv::LINE_AA);
+      cv::putText(canvas, text, {x_of(point) - 6, area.y + area.height + 16}, font, 0.4, axis, 1,
+                  cv::LINE_AA);
+    }
+    if (marked_point >= 0 && marked_point < point_count) {
+      // Dashed: 6 px on, 4 px off, so it reads as a marker and not as data.
+      int x = x_of(marked_point);
+      for (int y = area.y; y < area.y + area.height; y += 10)
+        cv::line(canvas, {x, y}, {x, std::min(y + 6, area.y + area.height)}, mark, 1, cv::LINE_AA);
+      if (mark_label != nullptr && mark_label[0] != '\0') {
+        int baseline = 0;
+        cv::Size size = cv::getTextSize(mark_label, font, 0.4, 1, &baseline);
+        int text_x = std::min(x + 4, area.x + area.width - size.width - 2);
+        cv::putText(canvas, mark_label, {text_x, area.y + area.height - 6}, font, 0.4, axis, 1,
+                    cv::LINE_AA);
+      }
     }
     cv::rectangle(canvas, area, axis, 1);
     cv::putText(canvas, title, {left, 24}, font, 0.6, axis, 1, cv::LINE_AA);
     cv::putText(canvas, x_label, {area.x + area.width / 2 - 20, height - 8}, font, 0.45, axis, 1,
                 cv::LINE_AA);
+    // Legend: one row in the header, right-aligned, outside the plot area.
+    int legend_right = area.x + area.width;
+    for (int32_t series = series_count - 1; series >= 0; --series) {
+      cv::Scalar color(colors_bgr[3 * series], colors_bgr[3 * series + 1], colors_bgr[3 * series + 2]);
+      int baseline = 0;
+      cv::Size size = cv::getTextSize(names[series], font, 0.45, 1, &baseline);
+      int text_x = legend_right - size.width;
+      cv::putText(canvas, names[series], {text_x, 24}, font, 0.45, axis, 1, cv::LINE_AA);
+      cv::line(canvas, {text_x - 30, 20}, {text_x - 6, 20}, color, 2, cv::LINE_AA);
+      legend_right = text_x - 46;
+    }
     for (int32_t series = 0; series < series_count; ++series) {
       cv::Scalar color(colors_bgr[3 * series], colors_bgr[3 * series + 1], colors_bgr[3 * series + 2]);
       cv::Point previous;
@@ -380,20 +406,12 @@ dncv_status dncv_plot_lines(const char *path, int32_t width, int32_t height,
       for (int32_t point = 0; point < point_count; ++point) {
         double value = values[series * point_count + point];
         if (!std::isfinite(value)) { has_previous = false; continue; }
-        int x = area.x + (point_count == 1 ? area.width / 2
-                                           : int(std::lround(double(area.width) * point / (point_count - 1))));
-        int y = area.y + area.height - int(std::lround(area.height * (value - low) / (high - low)));
-        cv::Point current(x, y);
+        cv::Point current(x_of(point), y_of(value));
         if (has_previous) cv::line(canvas, previous, current, color, 2, cv::LINE_AA);
         cv::circle(canvas, current, 2, color, cv::FILLED, cv::LINE_AA);
         previous = current;
         has_previous = true;
       }
-      int legend_y = area.y + 16 + 18 * series;
-      cv::line(canvas, {area.x + area.width - 150, legend_y - 4},
-               {area.x + area.width - 125, legend_y - 4}, color, 2, cv::LINE_AA);
-      cv::putText(canvas, names[series], {area.x + area.width - 120, legend_y}, font, 0.45, axis, 1,
-                  cv::LINE_AA);
     }
     if (!cv::imwrite(std::string(path), canvas))
       return fail(error, error_capacity, DNCV_ERROR_WRITE, "cannot write the plot");

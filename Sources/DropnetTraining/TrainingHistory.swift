@@ -132,29 +132,47 @@ public struct TrainingHistory: Sendable, Equatable {
     }
   }
 
+  /// The epoch (1-based) with the lowest validation loss, nil when there is none.
+  public var bestEpochByValidationLoss: Int? {
+    epochs.filter { $0.validationLoss.isFinite }.min { $0.validationLoss < $1.validationLoss }?
+      .epoch
+  }
+
   /// Draws the loss plot above the accuracy plot (train blue, validation orange, by epoch)
-  /// into one PNG at `url`, written atomically.
-  public func writeCurves(to url: URL) throws {
+  /// into one PNG at `url`, written atomically. Loss starts at 0 and accuracy spans 0-1, so
+  /// runs compare at a glance; `bestEpoch` (default: lowest validation loss) gets a dashed
+  /// line labelled "best".
+  public func writeCurves(to url: URL, bestEpoch: Int? = nil) throws {
     let scratch = FileManager.default.temporaryDirectory
       .appendingPathComponent("dropnet-curves-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: scratch) }
     let train = (red: UInt8(31), green: UInt8(119), blue: UInt8(180))
     let validation = (red: UInt8(255), green: UInt8(127), blue: UInt8(14))
-    let plots = [
-      LinePlot(
-        title: "loss", xLabel: "epoch",
-        series: [
-          .init(name: "train", values: epochs.map(\.loss), color: train),
-          .init(name: "validation", values: epochs.map(\.validationLoss), color: validation),
-        ]),
-      LinePlot(
-        title: "accuracy", xLabel: "epoch",
-        series: [
-          .init(name: "train", values: epochs.map(\.accuracy), color: train),
-          .init(name: "validation", values: epochs.map(\.validationAccuracy), color: validation),
-        ]),
-    ]
+    var loss = LinePlot(
+      title: "loss", xLabel: "epoch",
+      series: [
+        .init(name: "train", values: epochs.map(\.loss), color: train),
+        .init(name: "validation", values: epochs.map(\.validationLoss), color: validation),
+      ])
+    loss.yMinimum = 0
+    var accuracy = LinePlot(
+      title: "accuracy", xLabel: "epoch",
+      series: [
+        .init(name: "train", values: epochs.map(\.accuracy), color: train),
+        .init(name: "validation", values: epochs.map(\.validationAccuracy), color: validation),
+      ])
+    accuracy.yMinimum = 0
+    accuracy.yMaximum = 1
+    var plots = [loss, accuracy]
+    if let best = bestEpoch ?? bestEpochByValidationLoss,
+      let index = epochs.firstIndex(where: { $0.epoch == best })
+    {
+      for plot in plots.indices {
+        plots[plot].markedPoint = index
+        plots[plot].markLabel = "best \(best)"
+      }
+    }
     var images: [Image] = []
     for (index, plot) in plots.enumerated() {
       let path = scratch.appendingPathComponent("\(index).png").path

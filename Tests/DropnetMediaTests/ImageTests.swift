@@ -84,4 +84,67 @@ final class ImageTests: XCTestCase {
     }
     XCTAssertGreaterThan(blueish, 100)
   }
+
+  func testPlotAxisEndsOnRoundTicks() {
+    // (data low, data high) -> (axis low, axis high, tick step)
+    let table: [(Double, Double, Double, Double, Double)] = [
+      (0, 1, 0, 1, 0.2),
+      (0.23, 1.04, 0.2, 1.2, 0.2),
+      (0, 2.28, 0, 2.5, 0.5),
+      (-0.103, 2.28, -0.5, 2.5, 0.5),
+      (3, 3, 2.4, 3.6, 0.2),
+      (0, 130, 0, 150, 50),
+    ]
+    for (low, high, axisLow, axisHigh, step) in table {
+      let axis = LinePlot.axis(low: low, high: high)
+      XCTAssertEqual(axis.low, axisLow, accuracy: 1e-12, "\(low)...\(high)")
+      XCTAssertEqual(axis.high, axisHigh, accuracy: 1e-12, "\(low)...\(high)")
+      XCTAssertLessThanOrEqual(axis.low, low)
+      XCTAssertGreaterThanOrEqual(axis.high, high)
+      for (previous, next) in zip(axis.ticks, axis.ticks.dropFirst()) {
+        XCTAssertEqual(next - previous, step, accuracy: 1e-9, "\(low)...\(high)")
+      }
+    }
+  }
+
+  func testPlotAxisHonoursFixedBounds() {
+    var plot = LinePlot(
+      title: "accuracy", xLabel: "epoch",
+      series: [.init(name: "train", values: [0.4, 0.7, 0.9], color: (red: 0, green: 0, blue: 0))])
+    XCTAssertEqual(plot.yAxis.low, 0.4, accuracy: 1e-12)
+    plot.yMinimum = 0
+    plot.yMaximum = 1
+    XCTAssertEqual(plot.yAxis, LinePlot.axis(low: 0, high: 1))
+  }
+
+  func testPlotMarksAPointWithADashedLine() throws {
+    let folder = try TestFiles.temporaryFolder()
+    var plot = LinePlot(
+      title: "loss", xLabel: "epoch",
+      series: [
+        .init(
+          name: "train", values: [1, 0.6, 0.4, 0.3, 0.2], color: (red: 30, green: 90, blue: 200))
+      ])
+    let plain = folder.appendingPathComponent("plain.png").path
+    try plot.write(to: plain)
+    plot.markedPoint = 2
+    let marked = folder.appendingPathComponent("marked.png").path
+    try plot.write(to: marked)
+    let before = try Image(contentsOf: plain).bytes
+    let after = try Image(contentsOf: marked)
+    let afterBytes = after.bytes
+    // The middle point of 5 sits at the centre of the plot area (x = 60 + 560 / 2).
+    let column = 60 + 280
+    var changedInColumn = 0
+    var changedElsewhere = 0
+    for row in 40..<355 {
+      for x in 0..<after.width {
+        let offset = (row * after.width + x) * 3
+        guard before[offset] != afterBytes[offset] else { continue }
+        if abs(x - column) <= 1 { changedInColumn += 1 } else { changedElsewhere += 1 }
+      }
+    }
+    XCTAssertGreaterThan(changedInColumn, 100)
+    XCTAssertEqual(changedElsewhere, 0)
+  }
 }

@@ -153,12 +153,19 @@ void dncv_video_close(dncv_video *video);
 /// A simple line chart: `series_count` series of `point_count` points each,
 /// drawn into a `width` x `height` image and written to `path` (PNG).
 /// `values` holds the series one after another; NaN values are skipped.
-/// `colors_bgr` holds 3 bytes per series; `names` one label per series.
+/// The y axis spans `y_low`..`y_high` with grid lines and labels at the
+/// `y_tick_count` values in `y_ticks`. `colors_bgr` holds 3 bytes per series;
+/// `names` one label per series (drawn as a legend above the plot area, so it
+/// never covers a curve). `marked_point` (0-based, -1 for none) gets a dashed
+/// vertical line labelled `mark_label`.
 dncv_status dncv_plot_lines(const char *path, int32_t width, int32_t height,
                             const char *title, const char *x_label,
                             const double *values, int32_t series_count,
                             int32_t point_count, const uint8_t *colors_bgr,
-                            const char *const *names, char *error,
+                            const char *const *names, double y_low,
+                            double y_high, const double *y_ticks,
+                            int32_t y_tick_count, int32_t marked_point,
+                            const char *mark_label, char *error,
                             size_t error_capacity);
 
 #ifdef __cplusplus
