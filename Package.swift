@@ -104,7 +104,7 @@ let package = Package(
         .product(name: "Crypto", package: "swift-crypto"),
       ],
       // The schema and its generator script live beside the generated tensorflow_graph.pb.swift.
-      exclude: ["Proto/tensorflow_graph.proto", "Proto/regenerate.sh"],
+      exclude: ["Proto/tensorflow_graph.proto"],
       swiftSettings: strictSwift
     ),
     .target(
@@ -117,7 +117,7 @@ let package = Package(
         .product(name: "Crypto", package: "swift-crypto"),
       ],
       // The schema subset and its generator script live beside the generated coreml_model.pb.swift.
-      exclude: ["Proto/coreml_model.proto", "Proto/regenerate.sh"],
+      exclude: ["Proto/coreml_model.proto"],
       swiftSettings: strictSwift
     ),
     .target(

@@ -16,7 +16,7 @@
 /// BSD-3-Clause), written out by hand for the fields used here. Fields left out are kept by the
 /// decoder as unknown fields, so a model written by other tools still parses.
 ///
-/// Regenerate the Swift with ./regenerate.sh (protoc + protoc-gen-swift 1.39.0).
+/// Regenerate the Swift with .ci/regenerate-protos.sh (protoc + protoc-gen-swift 1.39.0).
 
 #if canImport(FoundationEssentials)
 import FoundationEssentials

@@ -17,7 +17,7 @@
 /// Fields left out here are kept by the decoder as unknown fields, so leaving them out
 /// loses nothing on read.
 ///
-/// Regenerate the Swift with ./regenerate.sh (protoc + protoc-gen-swift 1.39.0).
+/// Regenerate the Swift with .ci/regenerate-protos.sh (protoc + protoc-gen-swift 1.39.0).
 
 #if canImport(FoundationEssentials)
 import FoundationEssentials

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# Regenerates tensorflow_graph.pb.swift from tensorflow_graph.proto.
+# Regenerates every Sources/<Target>/Proto/<name>.pb.swift from the <name>.proto next to it
+# (the TensorFlow GraphDef subset in DropnetModel, the CoreML subset in DropnetCoreML).
+# The generated code is committed: building the plugin takes ~10 minutes, so neither the
+# build nor CI runs this; run it after editing a .proto.
 #
 # Needs protoc (Debian: apt-get install protobuf-compiler) and protoc-gen-swift from
 # swift-protobuf 1.39.0; the plugin is built once, outside the repository, in
 # $PROTOC_GEN_SWIFT_BUILD (default /tmp/swift-protobuf) when it is not already there.
-# The generated types stay internal to DropnetModel (tests reach them via @testable import).
+# Generated types stay internal to their target (tests reach them via @testable import).
 set -euo pipefail
 
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 plugin_checkout="${PROTOC_GEN_SWIFT_BUILD:-/tmp/swift-protobuf}"
 plugin_version="1.39.0"
 plugin="$plugin_checkout/.build/release/protoc-gen-swift"
@@ -33,10 +36,14 @@ if [[ "$installed_version" != *"$plugin_version"* ]]; then
   exit 1
 fi
 
-protoc \
-  --plugin=protoc-gen-swift="$plugin" \
-  --proto_path="$here" \
-  --swift_out="$here" \
-  --swift_opt=Visibility=Internal \
-  "$here/tensorflow_graph.proto"
-echo "wrote $here/tensorflow_graph.pb.swift"
+shopt -s nullglob
+for proto in "$root"/Sources/*/Proto/*.proto; do
+  folder="$(dirname "$proto")"
+  protoc \
+    --plugin=protoc-gen-swift="$plugin" \
+    --proto_path="$folder" \
+    --swift_out="$folder" \
+    --swift_opt=Visibility=Internal \
+    "$proto"
+  echo "wrote ${proto%.proto}.pb.swift"
+done
