@@ -20,6 +20,22 @@ public struct TrainingReport: Codable, Sendable, Equatable {
     public var precision: Double?
     /// Validation recall at the kept epoch (null when the class had no validation frame).
     public var recall: Double?
+
+    private enum CodingKeys: String, CodingKey {
+      case label, trainingFrames, validationFrames, splitMethod, precision, recall
+    }
+
+    // Written by hand so an undefined precision or recall is an explicit null, not a
+    // missing key (the synthesized form leaves nil out).
+    public func encode(to encoder: any Encoder) throws {
+      var container = encoder.container(keyedBy: CodingKeys.self)
+      try container.encode(label, forKey: .label)
+      try container.encode(trainingFrames, forKey: .trainingFrames)
+      try container.encode(validationFrames, forKey: .validationFrames)
+      try container.encode(splitMethod, forKey: .splitMethod)
+      try container.encode(precision, forKey: .precision)
+      try container.encode(recall, forKey: .recall)
+    }
   }
 
   /// The settings the run used (the subset that changes the result).

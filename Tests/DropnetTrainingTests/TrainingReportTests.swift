@@ -97,4 +97,15 @@ final class TrainingReportTests: XCTestCase {
     broken[TrainingFacts.Key.bestEpoch] = "seven"
     XCTAssertNil(TrainingFacts(entries: broken), "a malformed entry is not half-read")
   }
+
+  func testAnUndefinedPrecisionIsWrittenAsNull() throws {
+    let figures = TrainingReport.ClassFigures(
+      label: "cat", trainingFrames: 3, validationFrames: 0, splitMethod: "by-time",
+      precision: nil, recall: nil)
+    let json = String(decoding: try JSONEncoder().encode(figures), as: UTF8.self)
+    XCTAssertTrue(json.contains(#""precision":null"#), json)
+    XCTAssertTrue(json.contains(#""recall":null"#), json)
+    XCTAssertEqual(
+      try JSONDecoder().decode(TrainingReport.ClassFigures.self, from: Data(json.utf8)), figures)
+  }
 }
