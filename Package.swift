@@ -10,11 +10,11 @@
 //   DropnetEngine        oneDNN tensors and layers, MobileNet v1; no files, no daemons
 //   DropnetDataset       drop-folder contract, manifest, incremental frame extraction
 //   DropnetModel         checkpoints (safetensors), TensorFlow GraphDef import
-//   DropnetCoreML        CoreML .mlmodel export of a checkpoint, and its parse-back reader
 //   CInotifyTools, CSystemd  system libraries for the daemon (inotify, journald, sd_notify)
 //   DropnetWatch         drop-folder watching: a pure settle/debounce machine and an inotify feed
 //   DropnetJournal       swift-log handler for journald, systemd readiness/watchdog notification
 //   DropnetTraining      validation split, augmentation, class balance, history, batch loader
+//   DropnetCoreML        CoreML .mlmodel export of a checkpoint (trained heads too), parse-back reader
 //   dropnet              the command-line tool: composes the parts
 import PackageDescription
 
@@ -113,6 +113,8 @@ let package = Package(
         "DropnetModel",
         "DropnetEngine",
         "DropnetStorage",
+        // A checkpoint from `dropnet train` carries its head as ClassifierHeadModel tensors.
+        "DropnetTraining",
         .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         .product(name: "Crypto", package: "swift-crypto"),
       ],
@@ -124,6 +126,7 @@ let package = Package(
       name: "DropnetTraining",
       dependencies: [
         "DropnetDataset", "DropnetMedia", "DropnetEngine", "DropnetModel", "DropnetStorage",
+        .product(name: "Crypto", package: "swift-crypto"),
       ],
       swiftSettings: strictSwift
     ),
@@ -189,7 +192,10 @@ let package = Package(
     ),
     .testTarget(
       name: "DropnetCoreMLTests",
-      dependencies: ["DropnetCoreML", "DropnetModel", "DropnetEngine", "DropnetTestSupport"],
+      dependencies: [
+        "DropnetCoreML", "DropnetModel", "DropnetEngine", "DropnetTraining", "DropnetDataset",
+        "DropnetMedia", "DropnetTestSupport", .product(name: "Logging", package: "swift-log"),
+      ],
       exclude: ["check_mlmodel.py"],
       swiftSettings: strictSwift
     ),

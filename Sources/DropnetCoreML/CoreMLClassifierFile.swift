@@ -171,11 +171,83 @@ public struct CoreMLClassifierFile: Sendable {
   /// The network's weights as a TF-slim checkpoint the engine's `MobileNetV1` runs: each
   /// convolution's folded weights and bias with an identity batch norm (gamma 1, beta = bias,
   /// mean 0, variance 1 - epsilon, so the engine's own folding gives back the same numbers),
-  /// and the single inner product as the 1x1 logits convolution.
+  /// and the head's first inner product as the 1x1 logits convolution (build the engine with
+  /// `classCount` = that layer's width, `engineClassCount`). For an ImageNet-style head (one
+  /// inner product) the engine's probabilities are the model's; a trained head has more
+  /// layers: run the engine's pooled `features` through `probabilities(features:)`.
   ///
   /// Checks that the layers are exactly dropnet's MobileNet v1 pattern (wiring, strides,
-  /// TF 'SAME' padding, ReLU6 thresholds) and throws `unexpectedLayer` otherwise.
+  /// TF 'SAME' padding, ReLU6 thresholds, inner products and ReLUs, softmax) and throws
+  /// `unexpectedLayer` otherwise.
   public func mobileNetWeights() throws -> [String: HostTensor] {
+    try parse().tensors
+  }
+
+  /// The layers after global average pooling, as stored (inner products in CoreML's
+  /// [outputs, inputs] layout, ReLUs), without the final softmax.
+  public func classifierHead() throws -> [ClassifierHead.Layer] {
+    try parse().head
+  }
+
+  /// Output width of the head's first inner product: the `classCount` to build the engine's
+  /// `MobileNetV1` with from `mobileNetWeights()`.
+  public func engineClassCount() throws -> Int {
+    for layer in try parse().head {
+      if case .innerProduct(let product) = layer { return product.outputCount }
+    }
+    throw unexpected("the model has no inner product after pooling")
+  }
+
+  /// Class probabilities [N, classLabels.count] (row-major) of pooled features
+  /// [N, 1024]: the file's head layers (inner products, ReLUs) in Double, then softmax.
+  public func probabilities(features: [Float]) throws -> [Double] {
+    let head = try parse().head
+    let featureCount = MobileNetV1Layout.featureCount
+    let count = features.count / featureCount
+    guard count * featureCount == features.count else {
+      throw unexpected("features must be [N, \(featureCount)], got \(features.count) values")
+    }
+    var values = features.map(Double.init)
+    var width = featureCount
+    for layer in head {
+      switch layer {
+      case .innerProduct(let product):
+        // y [N, out] = x [N, in] * W^T + b, W row-major [out, in]
+        var output = [Double](repeating: 0, count: count * product.outputCount)
+        for row in 0..<count {
+          for unit in 0..<product.outputCount {
+            var sum = Double(product.bias[unit])
+            let weights = unit * product.inputCount
+            for input in 0..<product.inputCount {
+              sum += Double(product.weights[weights + input]) * values[row * width + input]
+            }
+            output[row * product.outputCount + unit] = sum
+          }
+        }
+        values = output
+        width = product.outputCount
+      case .relu:
+        values = values.map { max(0, $0) }
+      case .batchNorm, .dropout:
+        throw unexpected("a stored head holds only inner products and ReLUs")
+      }
+    }
+    // Softmax per row, shifted by the row maximum so exp cannot overflow.
+    for row in 0..<count {
+      let slice = (row * width)..<((row + 1) * width)
+      let largest = values[slice].max() ?? 0
+      var sum = 0.0
+      for index in slice {
+        values[index] = exp(values[index] - largest)
+        sum += values[index]
+      }
+      for index in slice { values[index] /= sum }
+    }
+    return values
+  }
+
+  /// The engine's tensors and the head layers, read and checked once per call.
+  private func parse() throws -> (tensors: [String: HostTensor], head: [ClassifierHead.Layer]) {
     var tensors: [String: HostTensor] = [:]
     var remaining = neuralNetwork.layers[...]
     var blob = inputName
@@ -275,36 +347,57 @@ public struct CoreMLClassifierFile: Sendable {
     guard case .pooling(let pool) = pooling.layer, pool.type == .average, pool.globalPooling else {
       throw unexpected("layer \(pooling.name) should be global average pooling")
     }
-    let logits = try next("the logits inner product")
-    guard case .innerProduct(let product) = logits.layer, product.hasBias_p,
-      Int(product.inputChannels) == MobileNetV1Layout.featureCount
-    else {
-      throw unexpected(
-        "layer \(logits.name) should be one inner product \(MobileNetV1Layout.featureCount) -> "
-          + "classes (the engine runs only the ImageNet-style head)")
-    }
-    let inputCount = Int(product.inputChannels)
-    let outputCount = Int(product.outputChannels)
-    let weights = try values(product.weights, count: inputCount * outputCount, logits.name)
-    var tfWeights = [Float](repeating: 0, count: weights.count)
-    for output in 0..<outputCount {
-      for input in 0..<inputCount {
-        tfWeights[input * outputCount + output] = weights[output * inputCount + input]
+    // The head: inner products and ReLUs until the softmax, widths chained from the features.
+    var head: [ClassifierHead.Layer] = []
+    var width = MobileNetV1Layout.featureCount
+    while true {
+      let layer = try next("the head's layers and a softmax")
+      switch layer.layer {
+      case .innerProduct(let product):
+        guard product.hasBias_p, Int(product.inputChannels) == width else {
+          throw unexpected(
+            "inner product \(layer.name) takes \(product.inputChannels) inputs (bias "
+              + "\(product.hasBias_p)); the layer before it gives \(width)")
+        }
+        let outputCount = Int(product.outputChannels)
+        head.append(
+          .innerProduct(
+            ClassifierHead.InnerProduct(
+              weights: try values(product.weights, count: width * outputCount, layer.name),
+              bias: try values(product.bias, count: outputCount, layer.name),
+              inputCount: width, outputCount: outputCount)))
+        width = outputCount
+      case .activation(let activation):
+        guard case .reLu? = activation.nonlinearityType else {
+          throw unexpected("activation \(layer.name) should be a ReLU")
+        }
+        head.append(.relu)
+      case .softmax:
+        guard blob == predictedProbabilitiesName, remaining.isEmpty, width == classLabels.count,
+          case .innerProduct(let first) = head.first
+        else {
+          throw unexpected(
+            "the model should end with a softmax writing \(predictedProbabilitiesName) over "
+              + "\(classLabels.count) classes, after at least one inner product")
+        }
+        // The engine's logits convolution: TF [1, 1, in, out] from CoreML [out, in].
+        var tfWeights = [Float](repeating: 0, count: first.weights.count)
+        for output in 0..<first.outputCount {
+          for input in 0..<first.inputCount {
+            tfWeights[input * first.outputCount + output] =
+              first.weights[output * first.inputCount + input]
+          }
+        }
+        let scope = MobileNetV1Layout.layerName("Logits/Conv2d_1c_1x1")
+        tensors["\(scope)/weights"] = HostTensor(
+          shape: [1, 1, first.inputCount, first.outputCount], values: tfWeights)
+        tensors["\(scope)/biases"] = HostTensor(shape: [first.outputCount], values: first.bias)
+        return (tensors, head)
+      default:
+        throw unexpected(
+          "layer \(layer.name) should be an inner product, a ReLU or the final softmax")
       }
     }
-    let scope = MobileNetV1Layout.layerName("Logits/Conv2d_1c_1x1")
-    tensors["\(scope)/weights"] = HostTensor(
-      shape: [1, 1, inputCount, outputCount], values: tfWeights)
-    tensors["\(scope)/biases"] = HostTensor(
-      shape: [outputCount], values: try values(product.bias, count: outputCount, logits.name))
-
-    let softmax = try next("softmax")
-    guard case .softmax = softmax.layer, blob == predictedProbabilitiesName, remaining.isEmpty
-    else {
-      throw unexpected(
-        "the model should end with a softmax writing \(predictedProbabilitiesName)")
-    }
-    return tensors
   }
 
   private static func count(_ params: CoreML_Specification_WeightParams) -> Int {

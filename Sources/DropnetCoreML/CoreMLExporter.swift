@@ -28,8 +28,20 @@ public enum CoreMLExporter {
 
   /// Writes `<folder>/<name>.mlmodel` and `<folder>/<name>.json` (creating `folder` if
   /// needed). Each file is written atomically (temporary file, fsync, rename), so a reader
-  /// sees the previous file or the new one, never a part. The export version counts up from
-  /// the summary already in the folder.
+  /// sees the previous file or the new one, never a part.
+  ///
+  /// The export version (the model's `versionString`) is one more than the larger of the
+  /// version in the summary already in the folder and the one in the model already there:
+  /// the model is written first, so after a failure between the two writes the model alone
+  /// holds the newest number, and the next export still counts past it.
+  ///
+  /// The model's `userDefined` metadata holds the checkpoint's own entries (for a checkpoint
+  /// from `dropnet train`, the `TrainingFacts` keys: `training_date`, `classes`,
+  /// `training_frames_per_class`, `validation_frames_per_class`, `validation_accuracy`,
+  /// `validation_loss`, `best_epoch`, `fine_tune_mode`, `split`, `training_dropnet_version`,
+  /// `dataset_sha256`), then `architecture`, `class_count`, `base_weights_sha256`,
+  /// `base_weights_file`, `dropnet_version` (the exporting dropnet), `exported_at`,
+  /// `weight_precision`, then `options.userDefined`.
   public static func export(
     checkpoint: Checkpoint, name: String, to folder: URL,
     options: CoreMLExportOptions = CoreMLExportOptions()
@@ -38,7 +50,8 @@ public enum CoreMLExporter {
     let modelURL = folder.appendingPathComponent(name + ".mlmodel")
     let summaryURL = folder.appendingPathComponent(name + ".json")
     // Build everything before touching the folder: a bad checkpoint leaves nothing behind.
-    let previousVersion = previousExportVersion(summaryURL)
+    let previousVersion = max(
+      previousExportVersion(summaryURL), previousModelVersion(modelURL))
     let exportVersion = previousVersion + 1
     let model = try makeModel(
       checkpoint: checkpoint, options: options, exportVersion: exportVersion)
@@ -89,7 +102,10 @@ public enum CoreMLExporter {
         message: "preprocessing \(checkpoint.metadata.preprocessing) is not "
           + "\(ImagePreprocessor.identifier), the one the exported model applies")
     }
-    let head = try options.head ?? ClassifierHead.logitsConvolution(of: checkpoint)
+    // The head as given, else the one `dropnet train` stored, else the ImageNet logits.
+    let head =
+      try options.head ?? ClassifierHead.trained(of: checkpoint)
+      ?? ClassifierHead.logitsConvolution(of: checkpoint)
     let folded = try head.folded(featureCount: MobileNetV1Layout.featureCount)
     guard head.classCount == labels.count else {
       throw CoreMLExportError(
@@ -262,6 +278,16 @@ public enum CoreMLExporter {
       let summary = try? JSONDecoder().decode(ExportSummary.self, from: data)
     else { return 0 }
     return max(0, summary.exportVersion)
+  }
+
+  /// The versionString of the model already at `url`, or 0 when there is none (or it is not
+  /// a model with a numeric version).
+  private static func previousModelVersion(_ url: URL) -> Int {
+    guard let data = try? Data(contentsOf: url),
+      let model = try? CoreML_Specification_Model(serializedBytes: data),
+      let version = Int(model.description_p.metadata.versionString)
+    else { return 0 }
+    return max(0, version)
   }
 
   private static func prepareFolder(_ folder: URL) throws {

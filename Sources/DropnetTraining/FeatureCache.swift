@@ -37,7 +37,8 @@ public final class FeatureCache {
   private var contentHashes: [String: String] = [:]
 
   /// A cache over the frames in `stateFolder`, using the base network in `baseWeights`
-  /// (TF-slim MobileNet v1 names with the 1001-class ImageNet logits, as imported).
+  /// (TF-slim MobileNet v1 names with the 1001-class ImageNet logits, as imported; tensors of
+  /// a trained head, `ClassifierHeadModel.TensorName`, are ignored).
   public init(
     baseWeights: [String: HostTensor], stateFolder: URL, augmentation: Augmentation? = nil,
     batchSize: Int = FeatureCache.defaultBatchSize,
@@ -51,7 +52,10 @@ public final class FeatureCache {
           "augmentation must output \(ImagePreprocessor.inputSize) pixels for MobileNet v1")
       }
     }
-    network = try MobileNetV1(weights: baseWeights, batchSize: batchSize, threads: threads)
+    // A trained checkpoint (e.g. a warm start's) also holds its head: the base is the rest.
+    network = try MobileNetV1(
+      weights: ClassifierHeadModel.TensorName.baseTensors(of: baseWeights), batchSize: batchSize,
+      threads: threads)
     self.stateFolder = stateFolder
     self.augmentation = augmentation
   }
@@ -87,7 +91,8 @@ public final class FeatureCache {
     return keys.flatMap { features[$0]! }
   }
 
-  private func contentHash(of sample: TrainingSample) throws -> String {
+  /// Lower-case hex SHA-256 of the frame's JPEG (read once per path, then remembered).
+  public func contentHash(of sample: TrainingSample) throws -> String {
     let path = sample.url(in: stateFolder).path
     if let hash = contentHashes[path] { return hash }
     let hash = try FileFingerprint.contentHash(path: path)

@@ -71,6 +71,14 @@ public struct HeadTrainer {
     public var bestHead: ClassifierHeadModel
     /// The split used (after `maximumFramesPerClass`).
     public var split: DatasetSplit
+    /// Class index (into `labels`) of each validation frame, in `split.validation` order.
+    public var validationClasses: [Int]
+    /// The best head's predicted class of each validation frame, same order.
+    public var validationPredictions: [Int]
+    /// `TrainingReport.datasetHash` of the frames used (both sides) and their labels.
+    public var datasetHash: String
+    /// Seconds spent computing base features (cache misses) during this run.
+    public var featureSeconds: Double
   }
 
   public var settings: Settings
@@ -78,7 +86,14 @@ public struct HeadTrainer {
   public init(settings: Settings = Settings()) { self.settings = settings }
 
   /// Splits `manifest`'s kept frames, caches their features with `cache` and trains the head.
-  public func train(manifest: Manifest, cache: FeatureCache) throws -> Result {
+  ///
+  /// With `warmStart` (a checkpoint from an earlier run, e.g. the daemon's last best), the
+  /// head continues from that checkpoint's head and the class order is the checkpoint's
+  /// (`ClassifierHeadModel.warmStartLabelOrder`): kept classes keep their outputs, new
+  /// classes are added after them, removed ones are dropped.
+  public func train(
+    manifest: Manifest, cache: FeatureCache, warmStart: Checkpoint? = nil
+  ) throws -> Result {
     try settings.validate()
     if settings.augmentedCopies > 0 && cache.augmentation == nil {
       throw TrainingError(
@@ -89,7 +104,14 @@ public struct HeadTrainer {
       split.training = Self.thin(split.training, perClass: limit)
       split.validation = Self.thin(split.validation, perClass: limit)
     }
-    let labels = split.labels
+    var labels = split.labels
+    if let warmStart {
+      let byName = Dictionary(uniqueKeysWithValues: labels.map { ($0.name, $0) })
+      labels = ClassifierHeadModel.warmStartLabelOrder(
+        previous: warmStart.metadata.classLabels, current: labels.map(\.name)
+      ).map { byName[$0]! }
+    }
+    let featureSecondsBefore = cache.computeSeconds
     let classIndex = Dictionary(uniqueKeysWithValues: labels.enumerated().map { ($1, $0) })
     let balance = ClassBalance(labels: labels, samples: split.training)
     let classWeights =
@@ -107,9 +129,15 @@ public struct HeadTrainer {
     let validationFeatures = try cache.features(of: split.validation)
     let validationClasses = split.validation.map { classIndex[$0.label]! }
 
-    var head = try ClassifierHeadModel(
-      featureCount: width, hiddenCount: settings.hiddenCount, classCount: labels.count,
-      dropoutRate: settings.dropoutRate, seed: settings.seed)
+    var head =
+      try warmStart.map {
+        try ClassifierHeadModel(
+          initialisedFrom: $0, labels: labels.map(\.name), hiddenCount: settings.hiddenCount,
+          dropoutRate: settings.dropoutRate, seed: settings.seed)
+      }
+      ?? ClassifierHeadModel(
+        featureCount: width, hiddenCount: settings.hiddenCount, classCount: labels.count,
+        dropoutRate: settings.dropoutRate, seed: settings.seed)
     var random = SeededRandom(seed: settings.seed ^ 0x5EED_0F0B_A7C4_0000)
     var history = TrainingHistory()
     var best: (epoch: Int, loss: Double, head: ClassifierHeadModel)?
@@ -147,9 +175,15 @@ public struct HeadTrainer {
         best = (epoch, validation.loss, head)
       }
     }
+    let samples = split.training + split.validation
+    let datasetHash = TrainingReport.datasetHash(
+      labels: labels.map(\.name),
+      frames: try samples.map { (try cache.contentHash(of: $0), $0.label.name) })
     return Result(
       labels: labels, history: history, bestEpoch: best!.epoch, bestHead: best!.head,
-      split: split)
+      split: split, validationClasses: validationClasses,
+      validationPredictions: best!.head.predictedClasses(features: validationFeatures),
+      datasetHash: datasetHash, featureSeconds: cache.computeSeconds - featureSecondsBefore)
   }
 
   /// A checkpoint of the base network's tensors (unchanged, including the ImageNet logits the
@@ -158,7 +192,8 @@ public struct HeadTrainer {
   public static func checkpoint(
     base: Checkpoint, head: ClassifierHeadModel, labels: [Label], extra: [String: String] = [:]
   ) -> Checkpoint {
-    var tensors = base.tensors
+    // A warm-start base carries the previous head: it is replaced, never mixed.
+    var tensors = ClassifierHeadModel.TensorName.baseTensors(of: base.tensors)
     tensors.merge(head.tensors) { _, new in new }
     var metadata = base.metadata
     metadata.classLabels = labels.map(\.name)

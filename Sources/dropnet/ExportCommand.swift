@@ -1,7 +1,6 @@
 import ArgumentParser
 import DropnetCoreML
 import DropnetModel
-import DropnetTraining
 import Foundation
 
 struct ExportCommand: ParsableCommand {
@@ -40,7 +39,7 @@ struct ExportCommand: ParsableCommand {
   var author: String = "dropnet"
 
   func run() throws {
-    var options = CoreMLExportOptions(
+    let options = CoreMLExportOptions(
       float16Weights: float16, updatable: updatable, author: author,
       dropnetVersion: DropnetVersion.string)
     do {
@@ -53,7 +52,7 @@ struct ExportCommand: ParsableCommand {
         result = try CoreMLExporter.export(
           checkpoint: imagenet, name: name, to: URL(fileURLWithPath: out), options: options)
       } else {
-        var trained: Checkpoint
+        let trained: Checkpoint
         do {
           trained = try Checkpoint.read(from: URL(fileURLWithPath: checkpoint))
         } catch let error as ModelError {
@@ -63,10 +62,7 @@ struct ExportCommand: ParsableCommand {
                 + "`dropnet weights import` or `dropnet train`\n").utf8))
           throw ExitCode(2)
         }
-        if let head = try Self.trainedHead(of: trained) {
-          options.head = head
-          trained.tensors = ClassifierHeadModel.TensorName.baseTensors(of: trained.tensors)
-        }
+        // A trained head (Head/ tensors) is found and folded by the exporter itself.
         result = try CoreMLExporter.export(
           checkpoint: trained, name: name, to: URL(fileURLWithPath: out), options: options)
       }
@@ -88,41 +84,9 @@ struct ExportCommand: ParsableCommand {
     }
   }
 
-  /// The head `dropnet train` adds (Dense, ReLU, BatchNorm, Dropout, Dense; Keras layouts) as
-  /// CoreML layers, or nil for a checkpoint without one.
+  /// The head `dropnet train` adds, as CoreML layers, or nil for a checkpoint without one
+  /// (`ClassifierHead.trained(of:)`; the exporter applies it by itself).
   static func trainedHead(of checkpoint: Checkpoint) throws -> ClassifierHead? {
-    guard
-      checkpoint.tensors.keys.contains(where: {
-        $0.hasPrefix(ClassifierHeadModel.TensorName.prefix)
-      })
-    else { return nil }
-    let head = try ClassifierHeadModel(tensors: checkpoint.tensors)
-    let names = ClassifierHeadModel.TensorName.self
-    let tensors = checkpoint.tensors
-    /// Keras' Dense kernel is [inputs, outputs]; CoreML wants row-major [outputs, inputs].
-    func innerProduct(_ weights: String, _ biases: String) -> ClassifierHead.InnerProduct {
-      let kernel = tensors[weights]!
-      let (inputs, outputs) = (kernel.shape[0], kernel.shape[1])
-      var transposed = [Float](repeating: 0, count: inputs * outputs)
-      for input in 0..<inputs {
-        for output in 0..<outputs {
-          transposed[output * inputs + input] = kernel.values[input * outputs + output]
-        }
-      }
-      return ClassifierHead.InnerProduct(
-        weights: transposed, bias: tensors[biases]!.values, inputCount: inputs,
-        outputCount: outputs)
-    }
-    let batchNorm = ClassifierHead.BatchNorm(
-      gamma: tensors[names.batchNormGamma]!.values, beta: tensors[names.batchNormBeta]!.values,
-      mean: tensors[names.batchNormMovingMean]!.values,
-      variance: tensors[names.batchNormMovingVariance]!.values,
-      epsilon: Float(ClassifierHeadModel.batchNormEpsilon))
-    _ = head  // validated the shapes above
-    return ClassifierHead(layers: [
-      .innerProduct(innerProduct(names.fc1Weights, names.fc1Biases)), .relu,
-      .batchNorm(batchNorm), .dropout,
-      .innerProduct(innerProduct(names.fc2Weights, names.fc2Biases)),
-    ])
+    try ClassifierHead.trained(of: checkpoint)
   }
 }

@@ -60,7 +60,7 @@ struct PredictCommand: ParsableCommand {
       FileHandle.standardError.write(Data("error: \(error)\(advice)\n".utf8))
       throw ExitCode(2)
     }
-    let classifier = try LoadedClassifier(
+    let classifier = try CheckpointClassifier(
       checkpoint: checkpoint, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
     let labels = classifier.labels
     var predictions: [Prediction] = []
@@ -98,49 +98,6 @@ struct PredictCommand: ParsableCommand {
 
   /// Decodes, centre-crops, resizes and scales one image to [1, 224, 224, 3].
   static func input(_ path: String) throws -> HostTensor {
-    let image = try Image(contentsOf: path)
-    let crop = ImagePreprocessor.centralCrop(width: image.width, height: image.height)
-    let cropped = try ImagePreprocessor.crop(
-      image.bytes, width: image.width, height: image.height, to: crop)
-    let side = ImagePreprocessor.inputSize
-    let resized = try Image(
-      bytes: cropped, width: crop.width, height: crop.height, channelCount: 3
-    ).resized(width: side, height: side)
-    return try ImagePreprocessor.tensor(fromBGR: resized.bytes, width: side, height: side)
-  }
-}
-
-/// A checkpoint ready to classify: the ImageNet network as imported, or the base network plus
-/// a head trained by `dropnet train` (tensors under `Head/`).
-struct LoadedClassifier {
-  let labels: [String]
-  private let network: MobileNetV1
-  private let head: ClassifierHeadModel?
-
-  init(checkpoint: Checkpoint, threads: Int) throws {
-    let hasHead = checkpoint.tensors.keys.contains {
-      $0.hasPrefix(ClassifierHeadModel.TensorName.prefix)
-    }
-    if hasHead {
-      head = try ClassifierHeadModel(tensors: checkpoint.tensors)
-      network = try MobileNetV1(
-        weights: ClassifierHeadModel.TensorName.baseTensors(of: checkpoint.tensors),
-        batchSize: 1, threads: threads)
-      labels = checkpoint.metadata.classLabels
-    } else {
-      head = nil
-      labels =
-        checkpoint.metadata.classLabels.isEmpty
-        ? ImageNetLabels.withBackground : checkpoint.metadata.classLabels
-      network = try MobileNetV1(
-        weights: checkpoint.tensors, batchSize: 1, threads: threads, classCount: labels.count)
-    }
-  }
-
-  /// Class probabilities of one preprocessed image [1, 224, 224, 3].
-  func probabilities(_ input: HostTensor) throws -> [Float] {
-    let output = try network.forward(input)
-    guard let head else { return output.probabilities.values }
-    return head.probabilities(features: output.features.values).map(Float.init)
+    try CheckpointClassifier.input(contentsOf: path)
   }
 }

@@ -58,6 +58,14 @@ struct TrainCommand: ParsableCommand {
   @Option(name: .long, help: "Base weights (default: the imported ImageNet weights).")
   var weights: String?
 
+  // Warm start (issue 4): continue from an earlier run's best checkpoint.
+  @Option(
+    name: .customLong("from"),
+    help:
+      "Continue from this checkpoint (an earlier best.safetensors): its base weights and head, its class order; new classes are added, removed ones dropped (--weights is not used)."
+  )
+  var warmStartPath: String?
+
   func validate() throws {
     if fineTune != "head" {
       throw ValidationError("--fine-tune \(fineTune) is not available yet; use `head`")
@@ -77,8 +85,10 @@ struct TrainCommand: ParsableCommand {
     let runURL = URL(fileURLWithPath: runFolder)
     do {
       let manifest = try Manifest.load(from: stateURL)
+      let warmStart = try warmStartPath.map { try Checkpoint.read(from: URL(fileURLWithPath: $0)) }
       let baseURL = weights.map { URL(fileURLWithPath: $0) } ?? WeightsLocation.imagenet
-      let base = try Checkpoint.read(from: baseURL)
+      // The head was trained on the features of the warm-start checkpoint's own base.
+      let base = try warmStart ?? Checkpoint.read(from: baseURL)
       var settings = HeadTrainer.Settings()
       settings.epochs = epochs
       settings.learningRate = learningRate
@@ -90,27 +100,14 @@ struct TrainCommand: ParsableCommand {
       terminal.progress("computing ImageNet features of the frames...")
       let cache = try FeatureCache(baseWeights: base.tensors, stateFolder: stateURL)
       let started = Date()
-      let result = try HeadTrainer(settings: settings).train(manifest: manifest, cache: cache)
+      let result = try HeadTrainer(settings: settings).train(
+        manifest: manifest, cache: cache, warmStart: warmStart)
       terminal.clearProgress()
       let seconds = Date().timeIntervalSince(started)
       try FileManager.default.createDirectory(at: runURL, withIntermediateDirectories: true)
       try result.history.writeCSV(to: runURL.appendingPathComponent("history.csv"))
       try result.history.writeCurves(to: runURL.appendingPathComponent("curves.png"))
-      let best = result.history.epochs.first { $0.epoch == result.bestEpoch }
-      let extra = [
-        "fine_tune": fineTune,
-        "split": split,
-        "best_epoch": "\(result.bestEpoch)",
-        "val_loss": best.map { String($0.validationLoss) } ?? "",
-        "val_accuracy": best.map { String($0.validationAccuracy) } ?? "",
-        "trained_at": ISO8601DateFormatter().string(from: Date()),
-        "training_frames": "\(result.split.training.count)",
-        "validation_frames": "\(result.split.validation.count)",
-      ]
-      let checkpoint = HeadTrainer.checkpoint(
-        base: base, head: result.bestHead, labels: result.labels, extra: extra)
-      try checkpoint.write(to: runURL.appendingPathComponent("best.safetensors"))
-      try writeReport(result, seconds: seconds, to: runURL.appendingPathComponent("report.json"))
+      try writeCheckpointAndReport(result, settings: settings, base: base, seconds: seconds)
       print(
         Terminal.table(
           header: ["epoch", "loss", "accuracy", "val_loss", "val_accuracy"],
@@ -138,37 +135,26 @@ struct TrainCommand: ParsableCommand {
     }
   }
 
-  private struct Report: Encodable {
-    var labels: [String]
-    var bestEpoch: Int
-    var validationLoss: Double?
-    var validationAccuracy: Double?
-    var trainingFrames: [String: Int]
-    var validationFrames: [String: Int]
-    var splitMethods: [String: String]
-    var fineTune: String
-    var epochs: Int
-    var learningRate: Double
-    var seed: UInt64
-    var seconds: Double
-  }
-
-  private func writeReport(_ result: HeadTrainer.Result, seconds: Double, to url: URL) throws {
-    let best = result.history.epochs.first { $0.epoch == result.bestEpoch }
-    func counts(_ samples: [TrainingSample]) -> [String: Int] {
-      Dictionary(grouping: samples, by: \.label.name).mapValues(\.count)
+  /// best.safetensors with the run's `TrainingFacts` in its metadata, and report.json.
+  private func writeCheckpointAndReport(
+    _ result: HeadTrainer.Result, settings: HeadTrainer.Settings, base: Checkpoint,
+    seconds: Double
+  ) throws {
+    let runURL = URL(fileURLWithPath: runFolder)
+    var facts = TrainingFacts(
+      result: result, fineTuneMode: fineTune, split: settings.split.strategy,
+      dropnetVersion: DropnetVersion.string)
+    facts.warmStartedFrom = try warmStartPath.map {
+      try FileFingerprint.contentHash(path: $0)
     }
-    let report = Report(
-      labels: result.labels.map(\.name), bestEpoch: result.bestEpoch,
-      validationLoss: best?.validationLoss, validationAccuracy: best?.validationAccuracy,
-      trainingFrames: counts(result.split.training),
-      validationFrames: counts(result.split.validation),
-      splitMethods: Dictionary(
-        uniqueKeysWithValues: result.split.methods.map { ($0.key.name, $0.value.rawValue) }),
-      fineTune: fineTune, epochs: epochs, learningRate: learningRate, seed: seed,
-      seconds: seconds)
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-    try encoder.encode(report).write(to: url, options: .atomic)
+    let checkpoint = HeadTrainer.checkpoint(
+      base: base, head: result.bestHead, labels: result.labels, extra: facts.entries)
+    try checkpoint.write(to: runURL.appendingPathComponent("best.safetensors"))
+    let report = TrainingReport(
+      result: result,
+      settings: TrainingReport.Settings(
+        settings, fineTune: fineTune, warmStartFrom: warmStartPath),
+      totalSeconds: seconds)
+    try report.write(to: runURL.appendingPathComponent("report.json"))
   }
 }

@@ -35,6 +35,30 @@ final class TrainCommandTests: XCTestCase {
     }
     let history = try String(contentsOf: run.appendingPathComponent("history.csv"), encoding: .utf8)
     XCTAssertEqual(history.split(separator: "\n").count, 16, "header + 15 epochs")
+    let report = try XCTUnwrap(
+      try JSONSerialization.jsonObject(
+        with: Data(contentsOf: run.appendingPathComponent("report.json"))) as? [String: Any])
+    XCTAssertEqual(report["labels"] as? [String], ["fish", "monument", "tool", "windmill"])
+    XCTAssertEqual((report["confusionMatrix"] as? [[Int]])?.count, 4)
+    XCTAssertEqual((report["datasetHash"] as? String)?.count, 64)
+    XCTAssertNotNil((report["classes"] as? [[String: Any]])?.first?["recall"])
+    XCTAssertNotNil((report["timings"] as? [String: Any])?["features"])
+
+    // Warm start from the best checkpoint: the same classes, continued.
+    let warmRun = root.appendingPathComponent("warm")
+    let warm = try CLIFixtures.run([
+      "train", "--state", state.path, "--run", warmRun.path, "--from",
+      run.appendingPathComponent("best.safetensors").path, "--epochs", "2",
+      "--max-frames-per-class", "40",
+    ])
+    XCTAssertEqual(warm.status, 0, warm.output)
+    let warmReport = try XCTUnwrap(
+      try JSONSerialization.jsonObject(
+        with: Data(contentsOf: warmRun.appendingPathComponent("report.json"))) as? [String: Any])
+    XCTAssertEqual(
+      (warmReport["settings"] as? [String: Any])?["warmStartFrom"] as? String,
+      run.appendingPathComponent("best.safetensors").path)
+    XCTAssertEqual(warmReport["datasetHash"] as? String, report["datasetHash"] as? String)
 
     // The held-out photos: never in any movie.
     var photos: [(label: String, path: String)] = []

@@ -126,9 +126,11 @@ final class ClassifierHeadTests: XCTestCase {
     XCTAssertEqual(model.classLabels, ["thumbs_up", "peace sign", "日本語"])
     XCTAssertEqual(
       model.layers.suffix(4).map(\.kind), ["innerProduct", "activation", "innerProduct", "softmax"])
-    // The engine runs only the ImageNet-style single inner product: the reader says so.
-    XCTAssertThrowsError(try model.mobileNetWeights()) { error in
-      XCTAssertEqual((error as? CoreMLExportError)?.code, .unexpectedLayer, "\(error)")
-    }
+    // The reader gives back the folded head exactly (float32 weights), and builds the engine
+    // with the head's first inner product as its logits layer.
+    XCTAssertEqual(try model.classifierHead(), try head.folded(featureCount: 1024))
+    XCTAssertEqual(try model.engineClassCount(), 256)
+    let logits = try XCTUnwrap(model.mobileNetWeights()["MobilenetV1/Logits/Conv2d_1c_1x1/weights"])
+    XCTAssertEqual(logits.shape, [1, 1, 1024, 256])
   }
 }

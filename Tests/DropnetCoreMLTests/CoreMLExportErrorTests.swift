@@ -139,4 +139,26 @@ final class CoreMLExportErrorTests: XCTestCase {
       _ = try CoreMLClassifierFile(serialized: Data([0xFF, 0xFF, 0xFF]), file: "garbage")
     }
   }
+
+  func testAFailureBetweenModelAndSummaryNeverRepeatsAVersion() throws {
+    // The summary cannot be written (a folder sits where it goes) after the model was: the
+    // model alone holds version 2. The next export must say 3, not restart from the summary.
+    let checkpoint = try CoreMLTestSupport.imageNetCheckpoint()
+    let folder = try CoreMLTestSupport.temporaryFolder(for: self)
+    let first = try CoreMLExporter.export(checkpoint: checkpoint, name: "M", to: folder)
+    XCTAssertEqual(first.summary.exportVersion, 1)
+    try FileManager.default.removeItem(at: first.summaryURL)
+    try FileManager.default.createDirectory(
+      at: first.summaryURL.appendingPathComponent("blocker"), withIntermediateDirectories: true)
+    assertExportError(.outputNotWritable) {
+      _ = try CoreMLExporter.export(checkpoint: checkpoint, name: "M", to: folder)
+    }
+    XCTAssertEqual(try CoreMLClassifierFile(contentsOf: first.modelURL).metadata.versionString, "2")
+    try FileManager.default.removeItem(at: first.summaryURL)
+    let third = try CoreMLExporter.export(checkpoint: checkpoint, name: "M", to: folder)
+    XCTAssertEqual(third.summary.exportVersion, 3)
+    XCTAssertEqual(try CoreMLClassifierFile(contentsOf: third.modelURL).metadata.versionString, "3")
+    XCTAssertEqual(
+      try CoreMLTestSupport.contents(of: folder), ["M.json", "M.mlmodel"], "no temporary left")
+  }
 }

@@ -170,4 +170,56 @@ final class HeadTrainerTests: XCTestCase {
       baseWeights: shared.base.tensors, stateFolder: shared.stateFolder)
     XCTAssertThrowsError(try noAugmentation.features(of: frames, copy: 1))
   }
+
+  func testWarmStartBeginsBelowAColdStartAndKeepsTheCheckpointsClassOrder() throws {
+    let shared = try Self.sharedData()
+    var settings = HeadTrainer.Settings()
+    settings.epochs = 8
+    settings.maximumFramesPerClass = framesPerClass
+    let cold = try HeadTrainer(settings: settings).train(
+      manifest: shared.manifest, cache: shared.cache)
+    let checkpoint = HeadTrainer.checkpoint(
+      base: shared.base, head: cold.bestHead, labels: cold.labels)
+
+    // A checkpoint whose classes are in another order than the folders' (as after an
+    // earlier warm start that added classes): the run must keep that order.
+    let reversed = cold.labels.map(\.name).reversed().map { $0 }
+    var permuted = checkpoint
+    permuted.tensors.merge(
+      try ClassifierHeadModel(initialisedFrom: checkpoint, labels: reversed).tensors
+    ) { _, new in new }
+    permuted.metadata.classLabels = reversed
+
+    settings.epochs = 2
+    let warm = try HeadTrainer(settings: settings).train(
+      manifest: shared.manifest, cache: shared.cache, warmStart: permuted)
+    XCTAssertEqual(warm.labels.map(\.name), reversed)
+    let coldFirst = cold.history.epochs[0].validationLoss
+    let warmFirst = warm.history.epochs[0].validationLoss
+    print("first-epoch validation loss: cold \(coldFirst), warm-started \(warmFirst)")
+    XCTAssertLessThan(warmFirst, coldFirst)
+
+    // The report of the warm run: its class order, counts and a confusion matrix that
+    // tallies every validation frame.
+    let report = TrainingReport(
+      result: warm, settings: TrainingReport.Settings(settings, fineTune: "head"))
+    XCTAssertEqual(report.labels, reversed)
+    XCTAssertEqual(report.classes.map(\.label), reversed)
+    XCTAssertEqual(report.confusionMatrix.joined().reduce(0, +), warm.split.validation.count)
+    XCTAssertEqual(report.classes.map(\.validationFrames).reduce(0, +), warm.split.validation.count)
+    XCTAssertEqual(report.classes.map(\.trainingFrames).reduce(0, +), warm.split.training.count)
+    XCTAssertEqual(report.datasetHash, cold.datasetHash, "the same frames and labels")
+    XCTAssertEqual(report.timings.epochs.count, 2)
+    let diagonal = reversed.indices.map { report.confusionMatrix[$0][$0] }.reduce(0, +)
+    XCTAssertEqual(
+      Double(diagonal) / Double(warm.split.validation.count),
+      warm.history.epochs[warm.bestEpoch - 1].validationAccuracy, accuracy: 1e-12)
+    let json = try XCTUnwrap(
+      try JSONSerialization.jsonObject(with: report.encoded()) as? [String: Any])
+    for key in [
+      "classes", "confusionMatrix", "datasetHash", "settings", "timings", "bestEpoch", "labels",
+    ] {
+      XCTAssertNotNil(json[key], key)
+    }
+  }
 }

@@ -1,0 +1,71 @@
+import DropnetEngine
+import DropnetMedia
+import DropnetModel
+import Foundation
+
+/// A checkpoint ready to classify, as `dropnet predict` runs it: the ImageNet network as
+/// imported (its own logits and softmax), or the base network plus the head `dropnet train`
+/// added (tensors under `ClassifierHeadModel.TensorName.prefix`), run on the pooled features.
+public final class CheckpointClassifier {
+  /// Class labels in output order.
+  public let labels: [String]
+  /// The trained head, nil for an ImageNet-style checkpoint.
+  public let head: ClassifierHeadModel?
+  private let network: MobileNetV1
+
+  /// Builds the network for batches of up to `batchSize` images on `threads` threads.
+  public init(checkpoint: Checkpoint, batchSize: Int = 1, threads: Int) throws {
+    let hasHead = checkpoint.tensors.keys.contains {
+      $0.hasPrefix(ClassifierHeadModel.TensorName.prefix)
+    }
+    if hasHead {
+      let head = try ClassifierHeadModel(tensors: checkpoint.tensors)
+      guard checkpoint.metadata.classLabels.count == head.classCount else {
+        throw TrainingError(
+          .invalidSetting,
+          "the checkpoint names \(checkpoint.metadata.classLabels.count) classes but its head "
+            + "has \(head.classCount) outputs; use a checkpoint written by `dropnet train`")
+      }
+      self.head = head
+      network = try MobileNetV1(
+        weights: ClassifierHeadModel.TensorName.baseTensors(of: checkpoint.tensors),
+        batchSize: batchSize, threads: threads)
+      labels = checkpoint.metadata.classLabels
+    } else {
+      head = nil
+      labels =
+        checkpoint.metadata.classLabels.isEmpty
+        ? ImageNetLabels.withBackground : checkpoint.metadata.classLabels
+      network = try MobileNetV1(
+        weights: checkpoint.tensors, batchSize: batchSize, threads: threads,
+        classCount: labels.count)
+    }
+  }
+
+  /// Class probabilities [N, labels.count] (row-major) of preprocessed images
+  /// [N, 224, 224, 3] (`ImagePreprocessor`'s [-1, 1] RGB).
+  public func probabilities(_ input: HostTensor) throws -> [Float] {
+    let output = try network.forward(input)
+    guard let head else { return output.probabilities.values }
+    return head.probabilities(features: output.features.values).map(Float.init)
+  }
+
+  /// The 224x224 BGR bytes of the image at `path` as the network sees it: decoded by OpenCV,
+  /// centre-cropped to 87.5% of the shorter side (as the weights were evaluated), resized.
+  public static func croppedImage(contentsOf path: String) throws -> [UInt8] {
+    let image = try Image(contentsOf: path)
+    let crop = ImagePreprocessor.centralCrop(width: image.width, height: image.height)
+    let cropped = try ImagePreprocessor.crop(
+      image.bytes, width: image.width, height: image.height, to: crop)
+    let side = ImagePreprocessor.inputSize
+    return try Image(bytes: cropped, width: crop.width, height: crop.height, channelCount: 3)
+      .resized(width: side, height: side).bytes
+  }
+
+  /// One image file as the network's input [1, 224, 224, 3] (see `croppedImage`).
+  public static func input(contentsOf path: String) throws -> HostTensor {
+    let side = ImagePreprocessor.inputSize
+    return try ImagePreprocessor.tensor(
+      fromBGR: croppedImage(contentsOf: path), width: side, height: side)
+  }
+}

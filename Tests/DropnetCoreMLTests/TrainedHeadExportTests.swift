@@ -1,0 +1,175 @@
+import DropnetDataset
+import DropnetEngine
+import DropnetModel
+import DropnetTestSupport
+import DropnetTraining
+import Foundation
+import Logging
+import XCTest
+
+@testable import DropnetCoreML
+
+/// Exports of a checkpoint whose head was trained on the example frames (real photos rendered
+/// into movies): training facts in the metadata, and parse-back parity of the whole model
+/// (MobileNet body through the engine, the head's layers from the parsed file) with the
+/// checkpoint as `dropnet predict` runs it (`CheckpointClassifier`), on the held-out photos.
+final class TrainedHeadExportTests: XCTestCase {
+  /// Float32 export: the head's batch norm folded into float32 inner-product weights (the
+  /// checkpoint applies it in Double at run time) and the scaler's x * (1/127.5) - 1 versus
+  /// (x - 127.5) / 127.5: float rounding only.
+  static let float32Tolerance = 1e-4
+  /// Float16 export: every weight rounded to 11 significant bits; the top class must not
+  /// change. Measured when written: see the printed figure.
+  static let float16Tolerance = 0.02
+
+  private struct Trained: @unchecked Sendable {
+    let checkpoint: Checkpoint
+    let facts: TrainingFacts
+  }
+
+  nonisolated(unsafe) private static var trained: Trained?
+  private static let lock = NSLock()
+
+  private static var examples: URL {
+    CoreMLTestSupport.packageRoot.appendingPathComponent("examples/generated")
+  }
+
+  /// A head trained briefly (8 frames per class and side, 5 epochs) on features of the
+  /// extracted example movies; made once per test process.
+  private static func trainedCheckpoint() throws -> Trained {
+    lock.lock()
+    defer { lock.unlock() }
+    if let trained { return trained }
+    let drop = examples.appendingPathComponent("drop")
+    guard FileManager.default.fileExists(atPath: drop.path) else {
+      throw TestFiles.Missing("\(drop.path) is missing: run bash examples/make-examples.sh")
+    }
+    let base = try CoreMLTestSupport.imageNetCheckpoint()
+    let state = try TestFiles.temporaryFolder("export-state")
+    let summary = try DatasetBuilder(
+      dropFolder: drop, stateFolder: state, settings: ExtractionSettings(),
+      logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
+    ).run()
+    let cache = try FeatureCache(baseWeights: base.tensors, stateFolder: state, threads: 2)
+    var settings = HeadTrainer.Settings()
+    settings.epochs = 5
+    settings.maximumFramesPerClass = 8
+    settings.batchSize = 8
+    settings.learningRate = 0.01
+    let result = try HeadTrainer(settings: settings).train(
+      manifest: summary.manifest, cache: cache)
+    let facts = TrainingFacts(
+      result: result, fineTuneMode: "head", split: .leakFree, dropnetVersion: "test",
+      trainingDate: Date(timeIntervalSince1970: 1_800_000_000))
+    let checkpoint = HeadTrainer.checkpoint(
+      base: base, head: result.bestHead, labels: result.labels, extra: facts.entries)
+    let made = Trained(checkpoint: checkpoint, facts: facts)
+    trained = made
+    return made
+  }
+
+  /// The held-out photos (never in any movie), cropped and resized as predict does: BGR.
+  private static func heldOutImages() throws -> [[UInt8]] {
+    let heldOut = examples.appendingPathComponent("heldout")
+    var images: [[UInt8]] = []
+    for label in try FileManager.default.contentsOfDirectory(atPath: heldOut.path).sorted() {
+      let folder = heldOut.appendingPathComponent(label)
+      for name in try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted()
+      where name.hasSuffix(".jpg") {
+        images.append(
+          try CheckpointClassifier.croppedImage(
+            contentsOf: folder.appendingPathComponent(name).path))
+      }
+    }
+    return images
+  }
+
+  func testExportCarriesTheTrainingFactsInUserDefinedMetadata() throws {
+    let trained = try Self.trainedCheckpoint()
+    let folder = try CoreMLTestSupport.temporaryFolder(for: self)
+    let result = try CoreMLExporter.export(
+      checkpoint: trained.checkpoint, name: "Example", to: folder,
+      options: CoreMLExportOptions(dropnetVersion: "9.9.9"))
+    let file = try CoreMLClassifierFile(contentsOf: result.modelURL)
+    let userDefined = file.metadata.userDefined
+    for key in TrainingFacts.Key.all where key != TrainingFacts.Key.warmStartedFrom {
+      XCTAssertNotNil(userDefined[key], "userDefined lacks \(key): \(userDefined.keys.sorted())")
+    }
+    XCTAssertEqual(TrainingFacts(entries: userDefined), trained.facts)
+    XCTAssertEqual(
+      userDefined[TrainingFacts.Key.classes], #"["fish","monument","tool","windmill"]"#)
+    XCTAssertEqual(userDefined[TrainingFacts.Key.trainingDate], "2027-01-15T08:00:00Z")
+    XCTAssertEqual(userDefined[TrainingFacts.Key.fineTuneMode], "head")
+    XCTAssertEqual(userDefined["dropnet_version"], "9.9.9")
+    XCTAssertEqual(
+      userDefined["base_weights_sha256"], trained.checkpoint.metadata.sourceSHA256)
+    XCTAssertEqual(file.classLabels, ["fish", "monument", "tool", "windmill"])
+    // The folded head: Dense 1024 -> 256 (its BN folded into the next layer), ReLU, Dense.
+    XCTAssertEqual(
+      file.layers.suffix(4).map(\.kind), ["innerProduct", "activation", "innerProduct", "softmax"])
+    XCTAssertEqual(result.summary.checkpointMetadata, trained.checkpoint.metadata.extra)
+  }
+
+  /// Largest |p_checkpoint - p_mlmodel| over the held-out photos, and whether each photo's
+  /// top class agrees.
+  private func parity(float16: Bool) throws -> (maximum: Double, sameTop: [Bool]) {
+    let trained = try Self.trainedCheckpoint()
+    let images = try Self.heldOutImages()
+    XCTAssertEqual(images.count, 12)
+    let side = ImagePreprocessor.inputSize
+
+    let classifier = try CheckpointClassifier(
+      checkpoint: trained.checkpoint, batchSize: images.count, threads: 2)
+    let expected = try classifier.probabilities(
+      ImagePreprocessor.batch(fromBGR: images, width: side, height: side))
+
+    let folder = try CoreMLTestSupport.temporaryFolder(for: self)
+    let result = try CoreMLExporter.export(
+      checkpoint: trained.checkpoint, name: "Parity", to: folder,
+      options: CoreMLExportOptions(float16Weights: float16))
+    let file = try CoreMLClassifierFile(contentsOf: result.modelURL)
+    XCTAssertEqual(file.classLabels, classifier.labels)
+    let body = try MobileNetV1(
+      weights: file.mobileNetWeights(), batchSize: images.count, threads: 2,
+      classCount: file.engineClassCount())
+    // CoreML gets RGB pixels and applies the file's own scaler.
+    let rgb: [[UInt8]] = images.map { bgr in
+      var swapped = bgr
+      for pixel in stride(from: 0, to: bgr.count, by: 3) {
+        swapped[pixel] = bgr[pixel + 2]
+        swapped[pixel + 2] = bgr[pixel]
+      }
+      return swapped
+    }
+    let features = try body.forward(file.input(fromRGB: rgb)).features.values
+    let actual = try file.probabilities(features: features)
+
+    XCTAssertEqual(expected.count, actual.count)
+    let classes = classifier.labels.count
+    var maximum = 0.0
+    var sameTop: [Bool] = []
+    for image in 0..<images.count {
+      let rows = (image * classes)..<((image + 1) * classes)
+      for index in rows { maximum = max(maximum, abs(Double(expected[index]) - actual[index])) }
+      let a = Array(expected[rows])
+      let b = Array(actual[rows])
+      sameTop.append(a.indices.max { a[$0] < a[$1] } == b.indices.max { b[$0] < b[$1] })
+    }
+    return (maximum, sameTop)
+  }
+
+  func testFloat32ExportOfATrainedHeadPredictsWhatTheCheckpointPredicts() throws {
+    let (maximum, sameTop) = try parity(float16: false)
+    print("trained-head parse-back parity float32: max |p_checkpoint - p_mlmodel| = \(maximum)")
+    XCTAssertLessThanOrEqual(maximum, Self.float32Tolerance)
+    XCTAssertEqual(sameTop, [Bool](repeating: true, count: 12))
+  }
+
+  func testFloat16ExportOfATrainedHeadStaysCloseToTheCheckpoint() throws {
+    let (maximum, sameTop) = try parity(float16: true)
+    print("trained-head parse-back parity float16: max |p_checkpoint - p_mlmodel| = \(maximum)")
+    XCTAssertLessThanOrEqual(maximum, Self.float16Tolerance)
+    XCTAssertGreaterThan(maximum, 0, "half precision must change something; is it float32?")
+    XCTAssertEqual(sameTop, [Bool](repeating: true, count: 12))
+  }
+}
