@@ -16,7 +16,7 @@ struct Dropnet: ParsableCommand {
     version: DropnetVersion.string,
     subcommands: [
       ExtractCommand.self, TrainCommand.self, WeightsCommand.self, PredictCommand.self,
-      ExportCommand.self,
+      ExportCommand.self, ServeCommand.self, StatusCommand.self, RebuildCommand.self,
       BenchCommand.self,
     ]
   )

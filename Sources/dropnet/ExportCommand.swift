@@ -1,5 +1,6 @@
 import ArgumentParser
 import DropnetCoreML
+import DropnetDaemon
 import DropnetModel
 import DropnetTraining
 import Foundation
@@ -91,38 +92,6 @@ struct ExportCommand: ParsableCommand {
   /// The head `dropnet train` adds (Dense, ReLU, BatchNorm, Dropout, Dense; Keras layouts) as
   /// CoreML layers, or nil for a checkpoint without one.
   static func trainedHead(of checkpoint: Checkpoint) throws -> ClassifierHead? {
-    guard
-      checkpoint.tensors.keys.contains(where: {
-        $0.hasPrefix(ClassifierHeadModel.TensorName.prefix)
-      })
-    else { return nil }
-    let head = try ClassifierHeadModel(tensors: checkpoint.tensors)
-    let names = ClassifierHeadModel.TensorName.self
-    let tensors = checkpoint.tensors
-    /// Keras' Dense kernel is [inputs, outputs]; CoreML wants row-major [outputs, inputs].
-    func innerProduct(_ weights: String, _ biases: String) -> ClassifierHead.InnerProduct {
-      let kernel = tensors[weights]!
-      let (inputs, outputs) = (kernel.shape[0], kernel.shape[1])
-      var transposed = [Float](repeating: 0, count: inputs * outputs)
-      for input in 0..<inputs {
-        for output in 0..<outputs {
-          transposed[output * inputs + input] = kernel.values[input * outputs + output]
-        }
-      }
-      return ClassifierHead.InnerProduct(
-        weights: transposed, bias: tensors[biases]!.values, inputCount: inputs,
-        outputCount: outputs)
-    }
-    let batchNorm = ClassifierHead.BatchNorm(
-      gamma: tensors[names.batchNormGamma]!.values, beta: tensors[names.batchNormBeta]!.values,
-      mean: tensors[names.batchNormMovingMean]!.values,
-      variance: tensors[names.batchNormMovingVariance]!.values,
-      epsilon: Float(ClassifierHeadModel.batchNormEpsilon))
-    _ = head  // validated the shapes above
-    return ClassifierHead(layers: [
-      .innerProduct(innerProduct(names.fc1Weights, names.fc1Biases)), .relu,
-      .batchNorm(batchNorm), .dropout,
-      .innerProduct(innerProduct(names.fc2Weights, names.fc2Biases)),
-    ])
+    try TrainedHeadExport.classifierHead(of: checkpoint)
   }
 }
