@@ -275,6 +275,11 @@ public final class Daemon {
           "event": "extracted", "label": "\(record.label.name)", "movie": "\(record.path)",
           "frames": "\(record.keptFrames.count)", "seconds": "\(String(format: "%.1f", seconds))",
         ])
+    case .movieFailed(let path, let error) where error.code == .changedWhileReading:
+      // A copy still in progress (a rescan raced it): its close event brings it back.
+      logger.info(
+        "\(path) is still being written; it is read once the copy has finished",
+        metadata: ["movie": "\(path)"])
     case .movieFailed(let path, let error):
       logger.error(
         "cannot extract \(path): \(error.message); the movie is left out, everything else goes on",
