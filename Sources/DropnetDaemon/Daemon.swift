@@ -98,7 +98,8 @@ public final class Daemon {
     let watchdog = Watchdog(notifier: notifier)
     defer { watchdog.stop() }
 
-    var watcher = try makeWatcher()
+    // Optional only so a reload can drop the old watcher before making the new one.
+    var watcher: FolderWatcher? = try makeWatcher()
     var ready = false
     logger.info(
       "serving",
@@ -112,7 +113,8 @@ public final class Daemon {
         planner.handle(.signal(signal))
       }
       let wait: Duration = planner.hasWork ? .milliseconds(1) : .milliseconds(250)
-      for decision in try watcher.waitForDecisions(timeout: wait) {
+      guard let current = watcher else { return }
+      for decision in try current.waitForDecisions(timeout: wait) {
         switch decision {
         case .fileComplete(let path), .fileRemoved(let path):
           logger.debug("changed", metadata: ["path": "\(path)"])
@@ -134,7 +136,7 @@ public final class Daemon {
         updateStatus("idle", idleLine())
         _ = try? notifier.ready(status: status.line)
       }
-      guard let action = planner.nextAction(filesSettling: !watcher.settlingPaths.isEmpty) else {
+      guard let action = planner.nextAction(filesSettling: !current.settlingPaths.isEmpty) else {
         continue
       }
       switch action {
@@ -145,10 +147,14 @@ public final class Daemon {
         logger.notice("stopped")
         return
       case .reloadConfiguration:
-        if reload() { watcher = try recreateWatcher(watcher) }
+        if reload() {
+          // One watcher per process: the old one goes before the new one starts.
+          watcher = nil
+          watcher = try makeWatcher()
+        }
         planner.handle(.reloaded)
       case .extract(let rebuild):
-        extract(rebuild: rebuild, watcher: watcher, mailbox: mailbox)
+        extract(rebuild: rebuild, watcher: current, mailbox: mailbox)
       case .train(let pass, let reason):
         train(pass, reason: reason, mailbox: mailbox)
       }
@@ -169,6 +175,14 @@ public final class Daemon {
         throw DaemonError(
           .invalidConfiguration, key: "folders.state",
           "the state folder cannot change on reload; restart the service to move it")
+      }
+      var isFolder: ObjCBool = false
+      guard FileManager.default.fileExists(atPath: new.dropFolder, isDirectory: &isFolder),
+        isFolder.boolValue
+      else {
+        throw DaemonError(
+          .invalidConfiguration, key: "folders.drop",
+          "\(new.dropFolder) is not a folder; create it first")
       }
       let newSecondPass =
         new.fineTune == configuration.fineTune
@@ -195,14 +209,6 @@ public final class Daemon {
       dropFolder: configuration.dropFolder,
       configuration: SettleMachine.Configuration(
         settlePeriod: configuration.settle, debouncePeriod: configuration.debounce))
-  }
-
-  private func recreateWatcher(_ old: FolderWatcher) throws -> FolderWatcher {
-    // One watcher per process: the old one must be gone before the new one starts.
-    var old: FolderWatcher? = old
-    old = nil
-    _ = old
-    return try makeWatcher()
   }
 
   private func readBase() throws -> Checkpoint {

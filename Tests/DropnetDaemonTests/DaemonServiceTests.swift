@@ -97,6 +97,12 @@ final class DaemonServiceTests: XCTestCase {
     XCTAssertTrue(refused[0]["MESSAGE"]?.contains("the previous one stays") ?? false)
     try harness.awaitJournal(["DROPNET_EVENT=training_started"]) { $0.count > started }
 
+    // A good reload that changes the timing: the watcher is made again and keeps working.
+    try "[model]\nversions_kept = 3\n[watch]\ndebounce = \"500ms\"\n".write(
+      to: config, atomically: true, encoding: .utf8)
+    harness.signal(SIGHUP)
+    try harness.awaitJournal(["MESSAGE=configuration reloaded"]) { !$0.isEmpty }
+
     // `dropnet rebuild` signals the daemon: re-extract, train from ImageNet, bypass the gate.
     let rebuild = try runCLI(["rebuild", "--state", harness.state.path])
     XCTAssertEqual(rebuild.status, 0, rebuild.output)
@@ -130,6 +136,17 @@ final class DaemonServiceTests: XCTestCase {
     try harness.awaitNotification("STOPPING=1")
     XCTAssertEqual(harness.awaitExit(within: .seconds(60)), 0)
     XCTAssertEqual(try publishedModel(harness).version, model.version)
+
+    // What systemd saw: STATUS= lines through the phases, and watchdog pings throughout.
+    let notifications = harness.notificationsReceived
+    for expected in [
+      "STATUS=extracting", "STATUS=training fast pass (head, 3 epochs)",
+      "STATUS=idle: 2 classes", "model v\(model.version) (val acc",
+    ] {
+      XCTAssertTrue(
+        notifications.contains { $0.contains(expected) }, "no \(expected) in \(notifications)")
+    }
+    XCTAssertGreaterThan(notifications.filter { $0 == "WATCHDOG=1" }.count, 10)
   }
 
   func testKillDuringTrainingThenRestartResumes() throws {

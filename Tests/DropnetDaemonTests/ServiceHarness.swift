@@ -68,6 +68,9 @@ final class ServiceHarness {
       ] + extra
     var environment = ProcessInfo.processInfo.environment
     environment["NOTIFY_SOCKET"] = notify.path
+    // As WatchdogSec=1s would (without WATCHDOG_PID, any pid may ping).
+    environment["WATCHDOG_USEC"] = "1000000"
+    environment["WATCHDOG_PID"] = nil
     process.environment = environment
     let log = folder.appendingPathComponent("serve-\(Date().timeIntervalSince1970).log")
     guard FileManager.default.createFile(atPath: log.path, contents: nil) else {
@@ -81,6 +84,9 @@ final class ServiceHarness {
   }
 
   var pid: Int32 { process?.processIdentifier ?? 0 }
+
+  /// Every notification received so far.
+  var notificationsReceived: [String] { notifications.all }
 
   /// Waits for a notification containing `assignment` (e.g. `READY=1`); returns all received.
   @discardableResult
