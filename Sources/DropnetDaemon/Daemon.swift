@@ -75,6 +75,9 @@ public final class Daemon {
       status.lastTraining = previous.lastTraining
     }
     status.published = PublishedModel.load(from: stateFolder)
+    if let manifest = try? Manifest.load(from: stateFolder) {
+      status.classes = DaemonStatus.classes(of: manifest)
+    }
     base = try readBase()
 
     let notifier = self.notifier

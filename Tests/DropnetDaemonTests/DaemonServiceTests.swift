@@ -166,17 +166,40 @@ final class DaemonServiceTests: XCTestCase {
     XCTAssertEqual(before.labels, ["fish", "windmill"])
     XCTAssertEqual(before.version, 1, "the killed pass published nothing")
 
-    // A change while stopped is found at start; the work resumes.
+    // A change while stopped is found at start; kill -9 again, this time during extraction.
     try harness.copyExample("drop/tool/clip-1.mov", as: "tool/clip-1.mov")
     try harness.copyExample("drop/tool/clip-3.mov", as: "tool/clip-3.mov")
+    harness.clearNotifications()
+    try harness.start(["--two-speed", "false"])
+    try harness.awaitNotification("STATUS=extracting 1/2: tool/clip-1.mov")
+    harness.signal(SIGKILL)
+    XCTAssertNotNil(harness.awaitExit(within: .seconds(30)))
+    XCTAssertEqual(try publishedModel(harness).version, 1)
+
+    // And once more while publishing: the reader sees the old model or the new one, whole.
+    harness.clearNotifications()
+    try harness.start(["--two-speed", "false"])
+    try harness.awaitNotification("STATUS=publishing")
+    harness.signal(SIGKILL)
+    XCTAssertNotNil(harness.awaitExit(within: .seconds(30)))
+    let during = try publishedModel(harness)
+    XCTAssertTrue(
+      [["fish", "windmill"], ["fish", "tool", "windmill"]].contains(during.labels), "\(during)")
+
+    // The work resumes and finishes; nothing half-extracted is left behind.
+    harness.clearNotifications()
     try harness.start(["--two-speed", "false"])
     try harness.awaitNotification("READY=1")
     try harness.awaitJournal(["DROPNET_EVENT=published"]) { !$0.isEmpty }
+    let frames = harness.state.appendingPathComponent("frames")
+    let leftovers = try FileManager.default.subpathsOfDirectory(atPath: frames.path)
+      .filter { $0.hasSuffix(".partial") }
+    XCTAssertEqual(leftovers, [])
     let after = try publishedModel(harness)
     XCTAssertEqual(after.labels, ["fish", "tool", "windmill"])
-    XCTAssertEqual(after.version, 2)
+    XCTAssertEqual(after.version, during.version + 1)
     let status = try XCTUnwrap(DaemonStatus.load(from: harness.state))
-    XCTAssertEqual(status.published?.version, 2)
+    XCTAssertEqual(status.published?.version, after.version)
     XCTAssertEqual(status.classes.map(\.label), ["fish", "tool", "windmill"])
     harness.signal(SIGTERM)
     XCTAssertEqual(harness.awaitExit(within: .seconds(60)), 0)

@@ -85,16 +85,20 @@ final class ServiceHarness {
 
   var pid: Int32 { process?.processIdentifier ?? 0 }
 
+  /// Forgets the notifications received so far (before a restart).
+  func clearNotifications() { notifications.clear() }
+
   /// Every notification received so far.
   var notificationsReceived: [String] { notifications.all }
 
-  /// Waits for a notification containing `assignment` (e.g. `READY=1`); returns all received.
+  /// Waits for a notification with a line starting with `assignment` (e.g. `READY=1`,
+  /// `STATUS=publishing`); returns all received.
   @discardableResult
   func awaitNotification(_ assignment: String, within limit: Duration = .seconds(120)) throws
     -> [String]
   {
     let received = notifications.await(within: limit) { messages in
-      messages.contains { $0.split(separator: "\n").contains(Substring(assignment)) }
+      messages.contains { $0.split(separator: "\n").contains { $0.hasPrefix(assignment) } }
     }
     guard let received else {
       throw TestFiles.Missing("no \(assignment) within \(limit); got \(notifications.all)")
@@ -289,6 +293,8 @@ final class NotificationLog: @unchecked Sendable {
   }
 
   func close() { condition.withLock { closed = true } }
+
+  func clear() { condition.withLock { messages.removeAll() } }
 
   /// Waits until `done` holds for the messages, or `limit` passed (then nil).
   func await(within limit: Duration, until done: ([String]) -> Bool) -> [String]? {
