@@ -15,6 +15,7 @@
 //   DropnetJournal       swift-log handler for journald, systemd readiness/watchdog notification
 //   DropnetTraining      validation split, augmentation, class balance, history, batch loader
 //   DropnetCoreML        CoreML .mlmodel export of a checkpoint (trained heads too), parse-back reader
+//   DropnetDaemon        `dropnet serve`: config, service loop, training seam, publishing
 //   dropnet              the command-line tool: composes the parts
 import PackageDescription
 
@@ -35,6 +36,8 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-crypto", from: "3.0.0"),
     // Generated tensorflow_graph.pb.swift comes from protoc-gen-swift 1.39.0 and needs its runtime.
     .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+    // The daemon's configuration file (systemd/dropnet.toml).
+    .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
   ],
   targets: [
     .systemLibrary(
@@ -130,6 +133,16 @@ let package = Package(
       ],
       swiftSettings: strictSwift
     ),
+    .target(
+      name: "DropnetDaemon",
+      dependencies: [
+        "DropnetWatch", "DropnetJournal", "DropnetDataset", "DropnetTraining", "DropnetCoreML",
+        "DropnetModel", "DropnetStorage",
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "TOMLKit", package: "TOMLKit"),
+      ],
+      swiftSettings: strictSwift
+    ),
     .executableTarget(
       name: "dropnet",
       dependencies: [
@@ -139,6 +152,8 @@ let package = Package(
         "DropnetModel",
         "DropnetCoreML",
         "DropnetTraining",
+        "DropnetDaemon",
+        "DropnetJournal",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
       ],
@@ -181,6 +196,14 @@ let package = Package(
       name: "DropnetTrainingTests",
       dependencies: [
         "DropnetTraining", "DropnetDataset", "DropnetMedia", "DropnetModel", "DropnetTestSupport",
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      swiftSettings: strictSwift
+    ),
+    .testTarget(
+      name: "DropnetDaemonTests",
+      dependencies: [
+        "DropnetDaemon", "DropnetCoreML", "DropnetWatch", "DropnetTestSupport",
         .product(name: "Logging", package: "swift-log"),
       ],
       swiftSettings: strictSwift

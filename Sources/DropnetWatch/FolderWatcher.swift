@@ -84,6 +84,9 @@ public final class FolderWatcher {
     FolderWatcher.releaseProcessInstance()
   }
 
+  /// Files closed or moved in but not yet complete (still inside their settle period), sorted.
+  public var settlingPaths: [String] { machine.settlingPaths }
+
   /// The folders watched now, sorted.
   public var watchedFolders: [String] { foldersByWatch.values.sorted() }
 

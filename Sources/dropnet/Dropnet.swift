@@ -1,4 +1,5 @@
 import ArgumentParser
+import DropnetModel
 
 @main
 struct Dropnet: ParsableCommand {
@@ -16,13 +17,8 @@ struct Dropnet: ParsableCommand {
     version: DropnetVersion.string,
     subcommands: [
       ExtractCommand.self, TrainCommand.self, WeightsCommand.self, PredictCommand.self,
-      ExportCommand.self,
+      ExportCommand.self, ServeCommand.self, StatusCommand.self, RebuildCommand.self,
       BenchCommand.self,
     ]
   )
-}
-
-/// The tool's version, also written into manifests and models.
-enum DropnetVersion {
-  static let string = "0.1.0"
 }

@@ -1,0 +1,80 @@
+import DropnetDataset
+import DropnetModel
+import DropnetTraining
+import Foundation
+
+/// The fast pass: `HeadTrainer` on cached ImageNet features. One `FeatureCache` lives as long
+/// as the pass, so the features of unchanged frames are computed once per daemon run, not once
+/// per retrain. `HeadTrainer` cannot stop inside a run; its runs take seconds once features
+/// are cached, and the daemon abandons one on SIGTERM (nothing of it is written until it ends).
+public final class HeadTrainingPass: TrainingPass {
+  public let mode = "head"
+  public let supportsWarmStart = true
+  /// The cache (nil until the first training; dropped by `reset`).
+  public private(set) var cache: FeatureCache?
+  private var cacheKey: (stateFolder: URL, threads: Int)?
+
+  public init() {}
+
+  public func train(_ request: TrainingRequest) throws -> TrainingOutcome {
+    var settings = HeadTrainer.Settings()
+    settings.epochs = request.epochs
+    settings.batchSize = request.batchSize
+    settings.maximumFramesPerClass = request.maximumFramesPerClass
+    settings.split.validationFraction = request.validationFraction
+    settings.seed = request.seed
+    let cache = try cache(for: request)
+    let started = DispatchTime.now().uptimeNanoseconds
+    let result = try HeadTrainer(settings: settings).train(
+      manifest: request.manifest, cache: cache, warmStart: request.warmStart)
+    let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+    let best = result.history.epochs.first { $0.epoch == result.bestEpoch }
+    let extra = TrainingFacts(
+      result: result, fineTuneMode: mode, split: settings.split.strategy,
+      dropnetVersion: DropnetVersion.string
+    ).entries
+    let checkpoint = HeadTrainer.checkpoint(
+      base: request.base, head: result.bestHead, labels: result.labels, extra: extra)
+    return TrainingOutcome(
+      checkpoint: checkpoint, history: result.history, bestEpoch: result.bestEpoch,
+      validationAccuracy: best?.validationAccuracy ?? 0, validationLoss: best?.validationLoss ?? 0,
+      validation: result.split.validation, trainingFrameCount: result.split.training.count,
+      seconds: seconds)
+  }
+
+  public func score(_ checkpoint: Checkpoint, against outcome: TrainingOutcome) throws -> Double? {
+    // Only a head on the frozen ImageNet base can run on the cached features.
+    guard let cache, checkpoint.metadata.extra[TrainingFacts.Key.fineTuneMode] == mode,
+      checkpoint.metadata.classLabels == outcome.labels, !outcome.validation.isEmpty
+    else { return nil }
+    let head = try ClassifierHeadModel(tensors: checkpoint.tensors)
+    let classIndex = Dictionary(
+      uniqueKeysWithValues: outcome.labels.enumerated().map { ($1, $0) })
+    let classes = outcome.validation.compactMap { classIndex[$0.label.name] }
+    guard classes.count == outcome.validation.count else { return nil }
+    let features = try cache.features(of: outcome.validation)
+    return head.evaluate(
+      features: features, classIndices: classes,
+      classWeights: Array(repeating: 1, count: outcome.labels.count)
+    ).accuracy
+  }
+
+  public func reset() {
+    cache = nil
+    cacheKey = nil
+  }
+
+  private func cache(for request: TrainingRequest) throws -> FeatureCache {
+    if let cache, let cacheKey, cacheKey.stateFolder == request.stateFolder,
+      cacheKey.threads == request.threads
+    {
+      return cache
+    }
+    let made = try FeatureCache(
+      baseWeights: request.base.tensors, stateFolder: request.stateFolder,
+      threads: request.threads)
+    cache = made
+    cacheKey = (request.stateFolder, request.threads)
+    return made
+  }
+}

@@ -1,0 +1,65 @@
+/// Whether a retrained model replaces the published one: pure, so tests give it numbers.
+///
+/// The published model is scored on the *current* validation set when it can be (same
+/// classes, and its base is the ImageNet base whose features are cached: the daemon runs its
+/// head on the cached validation features); otherwise its stored validation accuracy stands
+/// in. A model whose classes differ from the published one's always passes: the published one
+/// cannot classify the current classes at all.
+public struct PublishGate: Sendable, Equatable {
+  /// The gate's answer with both figures, for the log.
+  public struct Decision: Sendable, Equatable {
+    /// Publish or not.
+    public var publish: Bool
+    /// Why, in words for the log.
+    public var reason: String
+  }
+
+  /// Whether the gate applies at all (`publish.gate`).
+  public var enabled: Bool
+  /// Accuracy the new model may lose and still pass (`publish.gate_margin`).
+  public var margin: Double
+
+  public init(enabled: Bool, margin: Double) {
+    self.enabled = enabled
+    self.margin = margin
+  }
+
+  /// Decides for a candidate with `candidateAccuracy` against the published model.
+  /// - Parameters:
+  ///   - publishedAccuracy: the published model's accuracy (on the current validation set when
+  ///     `publishedScoredNow`), nil when nothing is published.
+  ///   - sameClasses: whether the candidate has the published model's classes.
+  ///   - forced: a rebuild, which always publishes.
+  public func decide(
+    candidateAccuracy: Double, publishedAccuracy: Double?, publishedScoredNow: Bool,
+    sameClasses: Bool, forced: Bool
+  ) -> Decision {
+    let candidate = Self.format(candidateAccuracy)
+    guard let published = publishedAccuracy else {
+      return Decision(publish: true, reason: "first model (val acc \(candidate))")
+    }
+    let basis = publishedScoredNow ? "on the current validation set" : "as stored"
+    let figures = "new val acc \(candidate), published \(Self.format(published)) \(basis)"
+    if forced { return Decision(publish: true, reason: "rebuild bypasses the gate: \(figures)") }
+    if !sameClasses { return Decision(publish: true, reason: "classes changed: \(figures)") }
+    if !enabled { return Decision(publish: true, reason: "gate off: \(figures)") }
+    // A tiny tolerance: accuracies are ratios of counts, equal ones may differ in the last bit.
+    if candidateAccuracy + margin + 1e-9 >= published {
+      return Decision(publish: true, reason: "not worse: \(figures)")
+    }
+    return Decision(
+      publish: false,
+      reason: "worse: \(figures) (margin \(Self.format(margin))); the published model stays")
+  }
+
+  /// Three decimals.
+  static func format(_ value: Double) -> String {
+    let scaled = (value * 1000).rounded() / 1000
+    var text = "\(scaled)"
+    if let dot = text.firstIndex(of: ".") {
+      let decimals = text.distance(from: dot, to: text.endIndex) - 1
+      if decimals < 3 { text += String(repeating: "0", count: 3 - decimals) }
+    }
+    return text
+  }
+}

@@ -1,0 +1,40 @@
+import DropnetModel
+import DropnetTraining
+
+/// What a `TrainingPass` produced: the best epoch's checkpoint and its validation figures.
+public struct TrainingOutcome: Sendable {
+  /// Base and head tensors, `metadata.classLabels` in output order, `metadata.extra` with at
+  /// least `fine_tune`, `best_epoch`, `val_accuracy`, `val_loss`.
+  public var checkpoint: Checkpoint
+  /// Every epoch's numbers.
+  public var history: TrainingHistory
+  /// The kept epoch (1-based).
+  public var bestEpoch: Int
+  /// Validation accuracy of the kept epoch.
+  public var validationAccuracy: Double
+  /// Validation loss of the kept epoch.
+  public var validationLoss: Double
+  /// The frames the checkpoint was validated on (the gate scores the published model on them).
+  public var validation: [TrainingSample]
+  /// Training frames used.
+  public var trainingFrameCount: Int
+  /// Wall time of the pass.
+  public var seconds: Double
+
+  public init(
+    checkpoint: Checkpoint, history: TrainingHistory, bestEpoch: Int, validationAccuracy: Double,
+    validationLoss: Double, validation: [TrainingSample], trainingFrameCount: Int, seconds: Double
+  ) {
+    self.checkpoint = checkpoint
+    self.history = history
+    self.bestEpoch = bestEpoch
+    self.validationAccuracy = validationAccuracy
+    self.validationLoss = validationLoss
+    self.validation = validation
+    self.trainingFrameCount = trainingFrameCount
+    self.seconds = seconds
+  }
+
+  /// The class labels in output order.
+  public var labels: [String] { checkpoint.metadata.classLabels }
+}

@@ -1,0 +1,65 @@
+import XCTest
+
+@testable import DropnetDaemon
+
+final class PublishGateTests: XCTestCase {
+  func testDecisions() {
+    let gate = PublishGate(enabled: true, margin: 0)
+    let cases:
+      [(
+        candidate: Double, published: Double?, sameClasses: Bool, forced: Bool, publish: Bool,
+        says: String
+      )] =
+        [
+          (0.5, nil, true, false, true, "first model"),
+          (0.9, 0.8, true, false, true, "not worse: new val acc 0.900, published 0.800"),
+          (0.8, 0.8, true, false, true, "not worse"),
+          (0.7, 0.8, true, false, false, "worse: new val acc 0.700, published 0.800"),
+          (0.7, 0.8, false, false, true, "classes changed"),
+          (0.1, 0.8, true, true, true, "rebuild bypasses the gate"),
+        ]
+    for item in cases {
+      let decision = gate.decide(
+        candidateAccuracy: item.candidate, publishedAccuracy: item.published,
+        publishedScoredNow: true, sameClasses: item.sameClasses, forced: item.forced)
+      XCTAssertEqual(decision.publish, item.publish, "\(item)")
+      XCTAssertTrue(decision.reason.contains(item.says), "\(decision.reason) lacks \(item.says)")
+    }
+  }
+
+  func testMarginAndSwitchingOff() {
+    let tolerant = PublishGate(enabled: true, margin: 0.05)
+    XCTAssertTrue(
+      tolerant.decide(
+        candidateAccuracy: 0.76, publishedAccuracy: 0.8, publishedScoredNow: false,
+        sameClasses: true, forced: false
+      ).publish)
+    let decision = tolerant.decide(
+      candidateAccuracy: 0.74, publishedAccuracy: 0.8, publishedScoredNow: false,
+      sameClasses: true, forced: false)
+    XCTAssertFalse(decision.publish)
+    XCTAssertTrue(decision.reason.contains("as stored"), decision.reason)
+    let off = PublishGate(enabled: false, margin: 0)
+    XCTAssertTrue(
+      off.decide(
+        candidateAccuracy: 0.1, publishedAccuracy: 0.9, publishedScoredNow: true,
+        sameClasses: true, forced: false
+      ).publish)
+  }
+
+  func testMissingForTraining() {
+    typealias Count = DaemonStatus.ClassCount
+    XCTAssertTrue(
+      Daemon.missingForTraining([], minimum: 20)?.contains("at least 2 classes") ?? false)
+    let one = Daemon.missingForTraining([Count(label: "fish", movies: 1, frames: 40)], minimum: 20)
+    XCTAssertTrue(one?.contains("fish (40 frames)") ?? false, one ?? "nil")
+    let short = Daemon.missingForTraining(
+      [Count(label: "fish", movies: 1, frames: 40), Count(label: "tool", movies: 1, frames: 3)],
+      minimum: 20)
+    XCTAssertTrue(short?.contains("tool has 3") ?? false, short ?? "nil")
+    XCTAssertNil(
+      Daemon.missingForTraining(
+        [Count(label: "fish", movies: 1, frames: 40), Count(label: "tool", movies: 2, frames: 20)],
+        minimum: 20))
+  }
+}
