@@ -211,10 +211,18 @@ public final class MobileNetV1Trainable {
   }
 
   /// Every tensor as it is now, TF-slim names and TF layouts (what `MobileNetV1` and a
-  /// checkpoint take; gammas always present).
-  public func tensors() throws -> [String: HostTensor] {
+  /// checkpoint take; gammas always present). `includingFrozen: false` leaves out the
+  /// convolution weights that do not train (they are as loaded), which saves converting
+  /// millions of values after every epoch.
+  public func tensors(includingFrozen: Bool = true) throws -> [String: HostTensor] {
     var result: [String: HostTensor] = [:]
-    for name in Self.tensorNames { result[name] = try tensor(named: name) }
+    for stage in stages {
+      let layer = stage.layer
+      let names =
+        includingFrozen || stage.trainsWeights
+        ? [layer.weightsName] + layer.batchNormNames : layer.batchNormNames
+      for name in names { result[name] = try tensor(named: name) }
+    }
     return result
   }
 

@@ -77,8 +77,9 @@ public struct FineTuner {
     public var bestHead: ClassifierHeadModel
     /// The split used (after `maximumFramesPerClass`).
     public var split: DatasetSplit
-    /// The base's tensors after `bestEpoch` (TF-slim names and layouts; convolution weights,
-    /// gamma, beta, moving mean and variance of every layer).
+    /// The base's tensors that changed, as they were after `bestEpoch` (TF-slim names and
+    /// layouts): gamma, beta, moving mean and variance of every layer, and the weights of the
+    /// trained convolutions. The frozen weights are the ones training started from.
     public var bestBaseTensors: [String: HostTensor]
     /// Training images per second of the steps (forward, backward, update), all epochs.
     public var trainingImagesPerSecond: Double
@@ -169,7 +170,7 @@ public struct FineTuner {
             loss: lossSum / Double(step * settings.batchSize)))
       }
       waited += loader.waitedSeconds
-      let baseTensors = try network.tensors()
+      let baseTensors = try network.tensors(includingFrozen: false)
       let validation = try Self.evaluate(
         split.validation, labels: labels, classWeights: classWeights,
         baseWeights: baseWeights.merging(baseTensors) { _, new in new }, head: head,
@@ -195,7 +196,7 @@ public struct FineTuner {
   /// One SGD step of base and head on a batch: base forward (batch statistics) -> head
   /// forward and backward -> base backward from the features' gradient -> both updated.
   /// Returns the head's pass (loss and accuracy before the update).
-  static func step(
+  public static func step(
     network: MobileNetV1Trainable, head: inout ClassifierHeadModel, images: HostTensor,
     classIndices: [Int], classWeights: [Double], settings: Settings, dropoutSeed: UInt64
   ) throws -> ClassifierHeadModel.TrainingPass {

@@ -9,12 +9,12 @@ import Foundation
 /// i of tensor number t is built from wave(i, t) = sin(12.9898 i + 78.233 t), computed in
 /// Double and rounded to Float.
 enum FineTuneFixtures {
-  nonisolated(unsafe) private static var imported: [String: HostTensor]?
+  nonisolated(unsafe) private static var imported: Checkpoint?
   private static let lock = NSLock()
 
-  /// The ImageNet MobileNet v1 tensors from examples/weights (examples/fetch-weights.sh),
-  /// imported once per test process.
-  static func imageNet() throws -> [String: HostTensor] {
+  /// The ImageNet MobileNet v1 checkpoint imported from examples/weights
+  /// (examples/fetch-weights.sh), once per test process.
+  static func imageNetCheckpoint() throws -> Checkpoint {
     lock.lock()
     defer { lock.unlock() }
     if let imported { return imported }
@@ -23,10 +23,13 @@ enum FineTuneFixtures {
     guard FileManager.default.fileExists(atPath: url.path) else {
       throw TestFiles.Missing("\(url.path) is missing: run bash examples/fetch-weights.sh")
     }
-    let tensors = try WeightsImporter.importGraph(at: url).tensors
-    imported = tensors
-    return tensors
+    let checkpoint = try WeightsImporter.importGraph(at: url)
+    imported = checkpoint
+    return checkpoint
   }
+
+  /// Its tensors.
+  static func imageNet() throws -> [String: HostTensor] { try imageNetCheckpoint().tensors }
 
   /// sin(12.9898 i + 78.233 t) for i in 0..<count.
   static func wave(count: Int, tensor: Int) -> [Double] {
