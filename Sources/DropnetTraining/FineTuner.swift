@@ -237,10 +237,13 @@ public struct FineTuner {
     baseWeights: [String: HostTensor], head: ClassifierHeadModel, stateFolder: URL,
     settings: Settings
   ) throws -> (loss: Double, accuracy: Double) {
+    // Inference needs no kept activations, and the training network's are still alive:
+    // batches of at most 16 keep this network's buffers near 100 MB.
+    let batchSize = min(settings.batchSize, 16)
     let network = try MobileNetV1(
-      weights: baseWeights, batchSize: settings.batchSize, threads: settings.threads)
+      weights: baseWeights, batchSize: batchSize, threads: settings.threads)
     let loader = try BatchLoader(
-      samples: samples, labels: labels, stateFolder: stateFolder, batchSize: settings.batchSize,
+      samples: samples, labels: labels, stateFolder: stateFolder, batchSize: batchSize,
       augmentation: nil, shuffle: false)
     var features: [Float] = []
     var classes: [Int] = []
