@@ -61,6 +61,28 @@ final class FineTunerTests: XCTestCase {
     XCTAssertEqual(validation.accuracy, best.validationAccuracy)
   }
 
+  /// Same seed, one thread: the same batches, augmentation draws, dropout masks and sums, so
+  /// the same numbers bit for bit.
+  func testDeterministicOnOneThread() throws {
+    let dataset = try TrainingFixtures.dataset()
+    let weights = try FineTuneFixtures.imageNet()
+    var settings = FineTuner.Settings()
+    settings.epochs = 1
+    settings.batchSize = 4
+    settings.maximumFramesPerClass = 3
+    settings.threads = 1
+    settings.seed = 11
+    let runs = try (0..<2).map { _ in
+      try FineTuner(settings: settings).train(
+        manifest: dataset.manifest, stateFolder: dataset.stateFolder, baseWeights: weights)
+    }
+    let (first, second) = (runs[0].history.epochs[0], runs[1].history.epochs[0])
+    XCTAssertEqual(first.loss, second.loss)
+    XCTAssertEqual(first.validationLoss, second.validationLoss)
+    XCTAssertEqual(runs[0].bestBaseTensors, runs[1].bestBaseTensors)
+    XCTAssertEqual(runs[0].bestHead.parameters, runs[1].bestHead.parameters)
+  }
+
   func testModesParse() {
     XCTAssertEqual(FineTuneMode("head"), .head)
     XCTAssertEqual(FineTuneMode("bn"), .batchNorm)
