@@ -198,6 +198,8 @@ let package = Package(
         "DropnetTraining", "DropnetDataset", "DropnetMedia", "DropnetModel", "DropnetTestSupport",
         .product(name: "Logging", package: "swift-log"),
       ],
+      // The Keras reference script and its fixture are read from the source tree.
+      exclude: ["Fixtures"],
       swiftSettings: strictSwift
     ),
     .testTarget(

@@ -38,13 +38,23 @@ public final class Convolution: ScratchpadUser {
   /// oneDNN's name for the kernel it chose ("jit_1x1:avx2", "jit_dw:avx2", ... or "ref:any").
   public var implementationName: String { forwardPrimitive.implementationName }
 
+  /// Layout backwardData reads its weights in: the forward's, unless the layer was made with
+  /// `backwardDataChoosesWeightsLayout` and oneDNN picked another (reorder into it).
+  public var backwardDataWeightsDescriptor: MemoryDescriptor {
+    backwardDataPrimitive?.memoryDescriptor(dnnl_query_weights_md) ?? weightsDescriptor
+  }
+
   /// Creates the forward primitive.
   /// - Parameters:
   ///   - fuseReLU6: apply min(max(x, 0), 6) to the output as a post-op (BN already folded in).
   ///   - sourceLayout: a fixed source layout, or nil to let oneDNN choose.
+  ///   - backwardDataChoosesWeightsLayout: let the backward-data primitive choose its weights
+  ///     layout (`backwardDataWeightsDescriptor`). oneDNN 2.6's 1x1 backward-data kernel
+  ///     rejects the forward's weights layout and falls back to "ref:any", which is ~10x slower.
   public init(
     geometry: ConvolutionGeometry, fuseReLU6: Bool, propagation: Propagation = .inference,
-    sourceLayout: MemoryDescriptor? = nil, engine: CPUEngine, name: String
+    sourceLayout: MemoryDescriptor? = nil, backwardDataChoosesWeightsLayout: Bool = false,
+    engine: CPUEngine, name: String
   ) throws {
     try geometry.validate(layer: name)
     self.name = name
@@ -87,9 +97,10 @@ public final class Convolution: ScratchpadUser {
     let chosenSource = forwardPrimitive.memoryDescriptor(dnnl_query_src_md)
     let chosenWeights = forwardPrimitive.memoryDescriptor(dnnl_query_weights_md)
     let chosenDestination = forwardPrimitive.memoryDescriptor(dnnl_query_dst_md)
+    let dataWeights = backwardDataChoosesWeightsLayout ? weights : chosenWeights
     var dataOperation = dnnl_convolution_desc_t()
     let dataStatus = withUnsafePointer(to: chosenSource.raw) { sourcePointer in
-      withUnsafePointer(to: chosenWeights.raw) { weightsPointer in
+      withUnsafePointer(to: dataWeights.raw) { weightsPointer in
         withUnsafePointer(to: chosenDestination.raw) { destinationPointer in
           dnnl_convolution_backward_data_desc_init(
             &dataOperation, dnnl_convolution_direct, sourcePointer, weightsPointer,
@@ -132,7 +143,8 @@ public final class Convolution: ScratchpadUser {
 
   /// diff source[n, c, y, x] = sum over o, ky, kx of diff destination[n, o, oy, ox] *
   /// weights[o, c, ky, kx] where y = oy * stride + ky - padTop (the transposed convolution).
-  /// Layouts: `sourceDescriptor` for diff source, `destinationDescriptor` for diff destination.
+  /// Layouts: `sourceDescriptor` for diff source, `destinationDescriptor` for diff destination,
+  /// `backwardDataWeightsDescriptor` for the weights.
   public func backwardData(
     diffDestination: Memory, weights: Memory, diffSource: Memory, engine: CPUEngine
   ) throws {

@@ -33,6 +33,42 @@ struct MobileNetV1Layer: Sendable {
   var varianceName: String { name + "/BatchNorm/moving_variance" }
   var batchNormNames: [String] { [gammaName, betaName, meanName, varianceName] }
 
+  /// oneDNN's plain logical weight dims: [O, I, K, K], or [C, 1, 1, K, K] for depthwise.
+  var engineWeightsDimensions: [Int] {
+    kind == .depthwise
+      ? [inputChannels, 1, 1, kernelSize, kernelSize]
+      : [outputChannels, inputChannels, kernelSize, kernelSize]
+  }
+
+  /// The flat index in the TF layout (`weightsShape`) of each element of the plain engine
+  /// layout (`engineWeightsDimensions`), in engine order: engine[i] = tf[map[i]].
+  var engineToTensorFlowIndex: [Int] {
+    let size = kernelSize
+    var map: [Int] = []
+    map.reserveCapacity(weightsShape.reduce(1, *))
+    switch kind {
+    case .depthwise:
+      // TF [KH, KW, C, 1] -> oneDNN [G = C, 1, 1, KH, KW].
+      for channel in 0..<inputChannels {
+        for row in 0..<size {
+          for column in 0..<size { map.append((row * size + column) * inputChannels + channel) }
+        }
+      }
+    case .standard, .pointwise:
+      // TF HWIO [KH, KW, I, O] -> oneDNN OIHW [O, I, KH, KW].
+      for output in 0..<outputChannels {
+        for input in 0..<inputChannels {
+          for row in 0..<size {
+            for column in 0..<size {
+              map.append(((row * size + column) * inputChannels + input) * outputChannels + output)
+            }
+          }
+        }
+      }
+    }
+    return map
+  }
+
   /// The 27 convolutions in order: Conv2d_0, then depthwise/pointwise pairs Conv2d_1...13.
   static let all: [MobileNetV1Layer] = {
     // Pointwise output channels of blocks 1...13 (alpha 1.0) and the blocks whose depthwise

@@ -104,13 +104,7 @@ public struct HeadTrainer {
       split.training = Self.thin(split.training, perClass: limit)
       split.validation = Self.thin(split.validation, perClass: limit)
     }
-    var labels = split.labels
-    if let warmStart {
-      let byName = Dictionary(uniqueKeysWithValues: labels.map { ($0.name, $0) })
-      labels = ClassifierHeadModel.warmStartLabelOrder(
-        previous: warmStart.metadata.classLabels, current: labels.map(\.name)
-      ).map { byName[$0]! }
-    }
+    let labels = Self.outputOrder(of: split.labels, warmStart: warmStart)
     let featureSecondsBefore = cache.computeSeconds
     let classIndex = Dictionary(uniqueKeysWithValues: labels.enumerated().map { ($1, $0) })
     let balance = ClassBalance(labels: labels, samples: split.training)
@@ -200,6 +194,16 @@ public struct HeadTrainer {
     metadata.extra.merge(extra) { _, new in new }
     metadata.extra["head"] = "dense\(head.hiddenCount)_relu_batchnorm_dropout_dense_softmax"
     return Checkpoint(tensors: tensors, metadata: metadata)
+  }
+
+  /// The classes in output order: sorted, or for a warm start the checkpoint's order for the
+  /// classes it had, new ones after them (`ClassifierHeadModel.warmStartLabelOrder`).
+  static func outputOrder(of labels: [Label], warmStart: Checkpoint?) -> [Label] {
+    guard let warmStart else { return labels }
+    let byName = Dictionary(uniqueKeysWithValues: labels.map { ($0.name, $0) })
+    return ClassifierHeadModel.warmStartLabelOrder(
+      previous: warmStart.metadata.classLabels, current: labels.map(\.name)
+    ).map { byName[$0]! }
   }
 
   /// At most `limit` frames per class, evenly spread over each class's frames (kept in order).

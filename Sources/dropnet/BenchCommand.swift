@@ -4,6 +4,6 @@ struct BenchCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "bench",
     abstract: "Measure speed and memory (build with -c release for figures worth quoting).",
-    subcommands: [BenchInferCommand.self, BenchExtractCommand.self]
+    subcommands: [BenchInferCommand.self, BenchExtractCommand.self, BenchTrainCommand.self]
   )
 }

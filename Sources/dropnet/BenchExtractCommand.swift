@@ -90,4 +90,13 @@ enum ProcessMemory {
     let kilobytes = line.split(separator: " ").compactMap { Double($0) }.first ?? .nan
     return kilobytes / 1024
   }
+
+  /// Current resident set size (VmRSS) in megabytes, from /proc/self/status.
+  static func residentMegabytes() -> Double {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+      let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") })
+    else { return .nan }
+    let kilobytes = line.split(separator: " ").compactMap { Double($0) }.first ?? .nan
+    return kilobytes / 1024
+  }
 }

@@ -15,8 +15,11 @@ struct TrainCommand: ParsableCommand {
       0.5, Dense, softmax) with SGD (lr 1e-3, momentum 0.9) and class-balanced loss weights.
       The epoch with the lowest validation loss is kept.
 
-      This version trains the head on cached ImageNet features (`--fine-tune head`, the fast
-      mode); batch-norm and deeper fine-tuning are still to come.
+      What trains (`--fine-tune`): `head` trains the head on cached ImageNet features (the
+      base frozen, fast); `bn` also trains every batch norm of the base (gamma and beta, in
+      batch-statistics mode); `top:K` also the convolutions of the last K of its 13 blocks;
+      `all` everything. The base-training modes decode and augment frames on the fly
+      (`--no-augment` turns that off) and run the whole network every step.
 
       Writes RUN/best.safetensors (base + head, labels in training order), RUN/history.csv
       (epoch, loss, accuracy, val_loss, val_accuracy, lr, seconds), RUN/curves.png and
@@ -30,8 +33,22 @@ struct TrainCommand: ParsableCommand {
   @Option(name: .customLong("run"), help: "The run folder for the checkpoint, history and curves.")
   var runFolder: String
 
-  @Option(name: .long, help: "What trains: `head` (the base stays frozen).")
+  @Option(name: .long, help: "What trains: `head` (base frozen), `bn`, `top:K` (K 1-13) or `all`.")
   var fineTune: String = "head"
+
+  @Option(name: .long, help: "Images per step (default: 32 for head, 16 for the base modes).")
+  var batchSize: Int?
+
+  @Option(name: .long, help: "Engine threads (default: all cores).")
+  var threads: Int?
+
+  @Flag(
+    name: .long, inversion: .prefixedNo,
+    help: "Augment frames on the fly (base-training modes; head mode uses plain frames).")
+  var augment = true
+
+  @Option(name: .long, help: "Weight decay on kernels (0 = off).")
+  var weightDecay: Double = 0
 
   @Option(name: .long, help: "Epochs.")
   var epochs: Int = 30
@@ -67,9 +84,12 @@ struct TrainCommand: ParsableCommand {
   var warmStartPath: String?
 
   func validate() throws {
-    if fineTune != "head" {
-      throw ValidationError("--fine-tune \(fineTune) is not available yet; use `head`")
+    if FineTuneMode(fineTune) == nil {
+      throw ValidationError("--fine-tune must be head, bn, top:K (K 1-13) or all")
     }
+    if let batchSize, batchSize < 2 { throw ValidationError("--batch-size must be at least 2") }
+    if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+    if weightDecay < 0 { throw ValidationError("--weight-decay must be 0 or more") }
     if DatasetSplit.Strategy(rawValue: split) == nil {
       throw ValidationError("--split must be leak-free or random-frames")
     }
@@ -87,8 +107,8 @@ struct TrainCommand: ParsableCommand {
       let manifest = try Manifest.load(from: stateURL)
       let warmStart = try warmStartPath.map { try Checkpoint.read(from: URL(fileURLWithPath: $0)) }
       let baseURL = weights.map { URL(fileURLWithPath: $0) } ?? WeightsLocation.imagenet
-      // The head was trained on the features of the warm-start checkpoint's own base.
-      let base = try warmStart ?? Checkpoint.read(from: baseURL)
+      // A warm start continues the checkpoint's own base: its head learnt that base's features.
+      var base = try warmStart ?? Checkpoint.read(from: baseURL)
       var settings = HeadTrainer.Settings()
       settings.epochs = epochs
       settings.learningRate = learningRate
@@ -96,12 +116,25 @@ struct TrainCommand: ParsableCommand {
       settings.split.strategy = DatasetSplit.Strategy(rawValue: split) ?? .leakFree
       settings.maximumFramesPerClass = maxFramesPerClass
       settings.seed = seed
+      settings.batchSize = batchSize ?? settings.batchSize
+      settings.weightDecay = weightDecay
       try settings.validate()
-      terminal.progress("computing ImageNet features of the frames...")
-      let cache = try FeatureCache(baseWeights: base.tensors, stateFolder: stateURL)
       let started = Date()
-      let result = try HeadTrainer(settings: settings).train(
-        manifest: manifest, cache: cache, warmStart: warmStart)
+      let result: HeadTrainer.Result
+      if let mode = FineTuneMode(fineTune), mode != .head {
+        let tuned = try fineTuneBase(
+          mode: mode, headSettings: settings, manifest: manifest, stateURL: stateURL,
+          base: base, warmStart: warmStart, terminal: terminal)
+        result = tuned.headResult
+        base = FineTuner.trainedBase(base, tuned)
+      } else {
+        terminal.progress("computing ImageNet features of the frames...")
+        let cache = try FeatureCache(
+          baseWeights: base.tensors, stateFolder: stateURL,
+          threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        result = try HeadTrainer(settings: settings).train(
+          manifest: manifest, cache: cache, warmStart: warmStart)
+      }
       terminal.clearProgress()
       let seconds = Date().timeIntervalSince(started)
       try FileManager.default.createDirectory(at: runURL, withIntermediateDirectories: true)
@@ -156,5 +189,42 @@ struct TrainCommand: ParsableCommand {
         settings, fineTune: fineTune, warmStartFrom: warmStartPath),
       totalSeconds: seconds)
     try report.write(to: runURL.appendingPathComponent("report.json"))
+  }
+}
+
+// MARK: - Fine-tuning the base (`--fine-tune bn|top:K|all`)
+
+extension TrainCommand {
+  /// Runs `FineTuner` with the head's settings plus the base-training options, showing
+  /// progress per step.
+  fileprivate func fineTuneBase(
+    mode: FineTuneMode, headSettings: HeadTrainer.Settings, manifest: Manifest, stateURL: URL,
+    base: Checkpoint, warmStart: Checkpoint?, terminal: Terminal
+  ) throws -> FineTuner.Result {
+    var settings = FineTuner.Settings()
+    settings.mode = mode
+    settings.epochs = headSettings.epochs
+    settings.learningRate = headSettings.learningRate
+    settings.momentum = headSettings.momentum
+    settings.weightDecay = headSettings.weightDecay
+    settings.split = headSettings.split
+    settings.maximumFramesPerClass = headSettings.maximumFramesPerClass
+    settings.seed = headSettings.seed
+    settings.batchSize = batchSize ?? settings.batchSize
+    settings.threads = threads ?? settings.threads
+    settings.augmentation = augment ? Augmentation() : nil
+    try settings.validate()
+    let result = try FineTuner(settings: settings).train(
+      manifest: manifest, stateFolder: stateURL, baseWeights: base.tensors, warmStart: warmStart
+    ) { progress in
+      terminal.progress(
+        "epoch \(progress.epoch)/\(progress.epochs) step \(progress.step)/\(progress.steps) "
+          + "loss \(String(format: "%.4f", progress.loss))")
+    }
+    terminal.clearProgress()
+    terminal.note(
+      "fine-tune \(mode): \(String(format: "%.1f", result.trainingImagesPerSecond)) training "
+        + "images/s, \(String(format: "%.1f", result.loaderWaitSeconds)) s waiting for frames")
+    return result
   }
 }

@@ -24,6 +24,10 @@ final class GradientTests: XCTestCase {
       ConvolutionGeometry(
         batchSize: 2, inputChannels: 8, outputChannels: 8, inputHeight: 4, inputWidth: 4,
         kernelSize: 3, stride: 1, groups: 8),
+      // Depthwise, stride 2 over an even size (MobileNet's Conv2d_2/4/6/12_depthwise).
+      ConvolutionGeometry(
+        batchSize: 2, inputChannels: 8, outputChannels: 8, inputHeight: 8, inputWidth: 8,
+        kernelSize: 3, stride: 2, groups: 8),
       // Pointwise.
       ConvolutionGeometry(
         batchSize: 2, inputChannels: 8, outputChannels: 16, inputHeight: 3, inputWidth: 3,

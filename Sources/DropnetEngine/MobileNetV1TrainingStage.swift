@@ -1,0 +1,199 @@
+import CDNNL
+
+/// One convolution of `MobileNetV1Trainable` with its own batch norm and ReLU6, unfused, and
+/// the memories its backward pass reads.
+///
+///   source        [N, I, H, W]    the previous stage's activation (reordered if the
+///                                 convolution chose another layout)
+///   convolution   [N, O, OH, OW]  kept: the batch norm backward reads it
+///   activation    [N, O, OH, OW]  batch norm output, then ReLU6 in place; kept: the next
+///                                 convolution reads it, and ReLU6's backward mask is 0 < y < 6
+///   batchMean, batchVariance [O]  this batch's statistics, kept for the backward pass
+///   gamma, beta   [O]             trained in every mode but head; moving statistics in Swift
+///
+/// Diff memories borrow the network's three shared diff buffers (see `MobileNetV1Trainable`).
+final class MobileNetV1TrainingStage {
+  let layer: MobileNetV1Layer
+  let convolution: Convolution
+  let batchNorm: BatchNormalization
+  let relu6: ReLU6
+  /// The previous stage's activation (or the input) converted into the convolution's layout.
+  let sourceReorder: Reorder?
+  /// The reverse conversion of the source's diff, back into the previous activation's layout.
+  let diffSourceReorder: Reorder?
+  let source: Memory
+  let weights: Memory
+  /// The weights in the layout the backward-data kernel reads (`weights` itself when equal),
+  /// refreshed by `dataWeightsReorder` when the weights changed.
+  let dataWeights: Memory
+  let dataWeightsReorder: Reorder?
+  /// Whether `dataWeights` lags behind `weights`.
+  var dataWeightsStale = true
+  /// Zeros: TF-slim's convolutions have no bias (the batch norm's beta plays its part).
+  let bias: Memory
+  let convolutionOutput: Memory
+  let activation: Memory
+  let batchMean: Memory
+  let batchVariance: Memory
+  let gamma: Memory
+  let beta: Memory
+  let diffGamma: Memory
+  let diffBeta: Memory
+  /// Whether the convolution's weights train (then the next three exist).
+  let trainsWeights: Bool
+  let diffWeights: Memory?
+  let diffBias: Memory?
+  /// SGD momentum of the weights, same physical layout (and padding) as `weights`.
+  var weightsVelocity: [Float]
+  var gammaVelocity: [Float]
+  var betaVelocity: [Float]
+  /// Inference statistics, updated as Keras does: moving = 0.99 * moving + 0.01 * batch.
+  var movingMean: [Float]
+  var movingVariance: [Float]
+  /// Diff of `activation` (buffer A), of `convolutionOutput` (buffer B), and of the
+  /// convolution's source in its own layout (buffer A, or C when it is reordered after).
+  let diffActivation: Memory
+  let diffConvolutionOutput: Memory
+  let diffSource: Memory
+
+  var channelCount: Int { layer.outputChannels }
+
+  var primitives: [Primitive] {
+    convolution.primitives + batchNorm.primitives + relu6.primitives
+      + (sourceReorder?.primitives ?? []) + (diffSourceReorder?.primitives ?? [])
+      + (dataWeightsReorder?.primitives ?? [])
+  }
+
+  /// Builds the stage reading `previous` (the previous activation or the network input).
+  init(
+    layer: MobileNetV1Layer, geometry: ConvolutionGeometry, previous: MemoryDescriptor,
+    trainsWeights: Bool, engine: CPUEngine
+  ) throws {
+    self.layer = layer
+    self.trainsWeights = trainsWeights
+    let name = layer.name
+    convolution = try Convolution(
+      geometry: geometry, fuseReLU6: false, propagation: .training,
+      backwardDataChoosesWeightsLayout: true, engine: engine, name: name)
+    if convolution.sourceDescriptor.isSameLayout(as: previous) {
+      sourceReorder = nil
+      diffSourceReorder = nil
+      source = try Memory(descriptor: previous, engine: engine, borrowing: nil, layer: name)
+      diffSource = try Memory(descriptor: previous, engine: engine, borrowing: nil, layer: name)
+    } else {
+      sourceReorder = try Reorder(
+        from: previous, to: convolution.sourceDescriptor, engine: engine,
+        name: name + "/source_reorder")
+      diffSourceReorder = try Reorder(
+        from: convolution.sourceDescriptor, to: previous, engine: engine,
+        name: name + "/diff_source_reorder")
+      source = try Memory(descriptor: convolution.sourceDescriptor, engine: engine, layer: name)
+      diffSource = try Memory(
+        descriptor: convolution.sourceDescriptor, engine: engine, borrowing: nil, layer: name)
+    }
+    let outputLayout = convolution.destinationDescriptor
+    batchNorm = try BatchNormalization(
+      dataLayout: outputLayout, epsilon: Float(MobileNetV1.batchNormEpsilon),
+      propagation: .training, engine: engine, name: name + "/BatchNorm")
+    relu6 = try ReLU6(
+      dataLayout: outputLayout, propagation: .training, backwardReadsDestination: true,
+      engine: engine, name: name + "/Relu6")
+    weights = try Memory(descriptor: convolution.weightsDescriptor, engine: engine, layer: name)
+    if convolution.backwardDataWeightsDescriptor.isSameLayout(as: convolution.weightsDescriptor) {
+      dataWeights = weights
+      dataWeightsReorder = nil
+    } else {
+      dataWeights = try Memory(
+        descriptor: convolution.backwardDataWeightsDescriptor, engine: engine, layer: name)
+      dataWeightsReorder = try Reorder(
+        from: convolution.weightsDescriptor, to: convolution.backwardDataWeightsDescriptor,
+        engine: engine, name: name + "/data_weights_reorder")
+    }
+    bias = try Memory(descriptor: convolution.biasDescriptor, engine: engine, layer: name)
+    try bias.write([Float](repeating: 0, count: layer.outputChannels))
+    convolutionOutput = try Memory(descriptor: outputLayout, engine: engine, layer: name)
+    activation = try Memory(descriptor: outputLayout, engine: engine, layer: name)
+    let channels = try MemoryDescriptor.plain([layer.outputChannels], layer: name)
+    batchMean = try Memory(descriptor: channels, engine: engine, layer: name)
+    batchVariance = try Memory(descriptor: channels, engine: engine, layer: name)
+    gamma = try Memory(descriptor: channels, engine: engine, layer: name)
+    beta = try Memory(descriptor: channels, engine: engine, layer: name)
+    diffGamma = try Memory(descriptor: channels, engine: engine, layer: name)
+    diffBeta = try Memory(descriptor: channels, engine: engine, layer: name)
+    if trainsWeights {
+      diffWeights = try Memory(
+        descriptor: convolution.weightsDescriptor, engine: engine, layer: name)
+      diffBias = try Memory(descriptor: convolution.biasDescriptor, engine: engine, layer: name)
+      weightsVelocity = Array(
+        repeating: 0, count: convolution.weightsDescriptor.byteCount / MemoryLayout<Float>.size)
+    } else {
+      diffWeights = nil
+      diffBias = nil
+      weightsVelocity = []
+    }
+    gammaVelocity = Array(repeating: 0, count: layer.outputChannels)
+    betaVelocity = gammaVelocity
+    movingMean = gammaVelocity
+    movingVariance = Array(repeating: 1, count: layer.outputChannels)
+    diffActivation = try Memory(
+      descriptor: outputLayout, engine: engine, borrowing: nil, layer: name)
+    diffConvolutionOutput = try Memory(
+      descriptor: outputLayout, engine: engine, borrowing: nil, layer: name)
+  }
+
+  /// Forward in training mode: reorder the input if needed, convolve, normalise with the
+  /// batch's statistics, clip to [0, 6] in place. `previous` is the previous activation.
+  func forward(previous: Memory, engine: CPUEngine) throws {
+    if let sourceReorder {
+      try sourceReorder.forward(source: previous, destination: source, engine: engine)
+    } else {
+      try source.setDataHandle(previous.dataHandle)
+    }
+    try convolution.forward(
+      source: source, weights: weights, bias: bias, destination: convolutionOutput,
+      engine: engine)
+    try batchNorm.forwardTraining(
+      source: convolutionOutput, scale: gamma, shift: beta, destination: activation,
+      batchMean: batchMean, batchVariance: batchVariance, engine: engine)
+    try relu6.forward(source: activation, destination: activation, engine: engine)
+  }
+
+  /// Folds this batch's statistics into the moving ones (after the stream has finished).
+  func updateMovingStatistics(momentum: Float) {
+    let mean = batchMean.dataHandle!.assumingMemoryBound(to: Float.self)
+    let variance = batchVariance.dataHandle!.assumingMemoryBound(to: Float.self)
+    for channel in 0..<channelCount {
+      movingMean[channel] = momentum * movingMean[channel] + (1 - momentum) * mean[channel]
+      movingVariance[channel] =
+        momentum * movingVariance[channel] + (1 - momentum) * variance[channel]
+    }
+  }
+
+  /// Backward from the activation's diff (in buffer A, overwritten): ReLU6 mask in place,
+  /// batch norm backward into buffer B (diff gamma, beta), weight gradients when trained, and
+  /// the source's diff into buffer A (or C, reordered into A) when `propagatesToSource`.
+  func backward(propagatesToSource: Bool, engine: CPUEngine) throws {
+    try relu6.backward(
+      source: activation, diffDestination: diffActivation, diffSource: diffActivation,
+      engine: engine)
+    try batchNorm.backward(
+      source: convolutionOutput, batchMean: batchMean, batchVariance: batchVariance,
+      scale: gamma, shift: beta, diffDestination: diffActivation,
+      diffSource: diffConvolutionOutput, diffScale: diffGamma, diffShift: diffBeta,
+      engine: engine)
+    if trainsWeights, let diffWeights, let diffBias {
+      try convolution.backwardWeights(
+        source: source, diffDestination: diffConvolutionOutput, diffWeights: diffWeights,
+        diffBias: diffBias, engine: engine)
+    }
+    guard propagatesToSource else { return }
+    if let dataWeightsReorder, dataWeightsStale {
+      try dataWeightsReorder.forward(source: weights, destination: dataWeights, engine: engine)
+      // Frozen weights are converted once; trained ones after every update.
+      dataWeightsStale = trainsWeights
+    }
+    try convolution.backwardData(
+      diffDestination: diffConvolutionOutput, weights: dataWeights, diffSource: diffSource,
+      engine: engine)
+  }
+}

@@ -1,0 +1,49 @@
+import DropnetTestSupport
+import Foundation
+import XCTest
+
+/// `dropnet train --fine-tune bn` on the example movies, kept tiny (debug builds run the whole
+/// network per step): the run folder is complete and `predict` loads the checkpoint with its
+/// trained base. Accuracy per mode is measured with release builds (see the README).
+final class FineTuneCommandTests: XCTestCase {
+  func testBatchNormFineTuningWritesAPredictableCheckpoint() throws {
+    let examples = TestFiles.packageRoot.appendingPathComponent("examples/generated")
+    let heldOut = examples.appendingPathComponent("heldout")
+    guard FileManager.default.fileExists(atPath: heldOut.path) else {
+      throw TestFiles.Missing("no example data: run examples/make-examples.sh")
+    }
+    let root = try TestFiles.temporaryFolder()
+    let state = root.appendingPathComponent("state")
+    let run = root.appendingPathComponent("run")
+    let extract = try CLIFixtures.run([
+      "extract", "--drop", examples.appendingPathComponent("drop").path, "--state", state.path,
+    ])
+    XCTAssertEqual(extract.status, 0, extract.output)
+    let weights = try CLIFixtures.importedCheckpoint()
+    let train = try CLIFixtures.run([
+      "train", "--state", state.path, "--run", run.path, "--weights", weights.path,
+      "--fine-tune", "bn", "--epochs", "2", "--max-frames-per-class", "4", "--batch-size", "4",
+      "--no-augment",
+    ])
+    XCTAssertEqual(train.status, 0, train.output)
+    XCTAssertTrue(train.output.contains("fine-tune bn"), train.output)
+    for file in ["best.safetensors", "history.csv", "curves.png", "report.json"] {
+      XCTAssertTrue(
+        FileManager.default.fileExists(atPath: run.appendingPathComponent(file).path), file)
+    }
+    let photo = heldOut.appendingPathComponent("fish/fish6.jpg")
+    let predict = try CLIFixtures.run(
+      [
+        "predict", "--json", "--top", "1", "--model",
+        run.appendingPathComponent("best.safetensors").path, photo.path,
+      ], separateErrors: true)
+    XCTAssertEqual(predict.status, 0, predict.output)
+    XCTAssertTrue(predict.output.contains("\"label\""), predict.output)
+
+    let rejected = try CLIFixtures.run([
+      "train", "--state", state.path, "--run", run.path, "--fine-tune", "top:14",
+    ])
+    XCTAssertNotEqual(rejected.status, 0)
+    XCTAssertTrue(rejected.output.contains("--fine-tune"), rejected.output)
+  }
+}

@@ -1,0 +1,96 @@
+import DropnetDataset
+import DropnetEngine
+import DropnetModel
+import DropnetTestSupport
+import Foundation
+import XCTest
+
+@testable import DropnetTraining
+
+/// FineTuner end to end on real frames (TrainingFixtures' street clips) with the real ImageNet
+/// weights: a tiny subset overfits in batch-norm mode, and the checkpoint carries the trained
+/// base so the inference network reproduces what training validated.
+final class FineTunerTests: XCTestCase {
+  func testBatchNormModeOverfitsTinySubsetAndCheckpointsTheTrainedBase() throws {
+    let dataset = try TrainingFixtures.dataset()
+    let weights = try FineTuneFixtures.imageNet()
+    var settings = FineTuner.Settings()
+    settings.mode = .batchNorm
+    settings.epochs = 8
+    settings.batchSize = 4
+    settings.learningRate = 0.01
+    settings.dropoutRate = 0
+    settings.augmentation = nil
+    settings.maximumFramesPerClass = 4
+    settings.threads = 2
+    let result = try FineTuner(settings: settings).train(
+      manifest: dataset.manifest, stateFolder: dataset.stateFolder, baseWeights: weights)
+    XCTAssertEqual(result.labels.map(\.name), ["street", "walkers"])
+    XCTAssertEqual(result.split.training.count, 8)
+    XCTAssertEqual(result.history.epochs.count, 8)
+    // Overfit: every training frame right by the end, and the loss far below chance (ln 2).
+    let last = result.history.epochs.last!
+    XCTAssertEqual(last.accuracy, 1, "training accuracy of the last epoch")
+    XCTAssertLessThan(last.loss, 0.2)
+    XCTAssertLessThan(last.loss, result.history.epochs.first!.loss)
+    XCTAssertEqual(result.bestEpoch, result.history.best(by: .validationLoss)!.epoch)
+
+    // The trained base: gammas moved, frozen convolution weights did not come back at all.
+    let gammaName = "MobilenetV1/Conv2d_13_pointwise/BatchNorm/gamma"
+    XCTAssertNotEqual(result.bestBaseTensors[gammaName], weights[gammaName])
+    XCTAssertNil(result.bestBaseTensors["MobilenetV1/Conv2d_13_pointwise/weights"])
+
+    // Written and read back: base tensors replaced, head added, labels in order; the
+    // inference network built from it gives the validation loss training recorded.
+    let base = try FineTuneFixtures.imageNetCheckpoint()
+    let url = try TestFiles.temporaryFolder("finetune-checkpoint").appendingPathComponent(
+      "best.safetensors")
+    try FineTuner.checkpoint(base: base, result: result).write(to: url)
+    let read = try Checkpoint.read(from: url)
+    XCTAssertEqual(read.metadata.classLabels, ["street", "walkers"])
+    XCTAssertEqual(read.tensors[gammaName], result.bestBaseTensors[gammaName])
+    let head = try ClassifierHeadModel(tensors: read.tensors)
+    let classWeights = try ClassBalance(labels: result.labels, samples: result.split.training)
+      .lossWeights()
+    let validation = try FineTuner.evaluate(
+      result.split.validation, labels: result.labels, classWeights: classWeights,
+      baseWeights: ClassifierHeadModel.TensorName.baseTensors(of: read.tensors), head: head,
+      stateFolder: dataset.stateFolder, settings: settings)
+    let best = result.history.epochs[result.bestEpoch - 1]
+    XCTAssertEqual(validation.loss, best.validationLoss, accuracy: 1e-3 * best.validationLoss)
+    XCTAssertEqual(validation.accuracy, best.validationAccuracy)
+  }
+
+  /// Same seed, one thread: the same batches, augmentation draws, dropout masks and sums, so
+  /// the same numbers bit for bit.
+  func testDeterministicOnOneThread() throws {
+    let dataset = try TrainingFixtures.dataset()
+    let weights = try FineTuneFixtures.imageNet()
+    var settings = FineTuner.Settings()
+    settings.epochs = 1
+    settings.batchSize = 4
+    settings.maximumFramesPerClass = 3
+    settings.threads = 1
+    settings.seed = 11
+    let runs = try (0..<2).map { _ in
+      try FineTuner(settings: settings).train(
+        manifest: dataset.manifest, stateFolder: dataset.stateFolder, baseWeights: weights)
+    }
+    let (first, second) = (runs[0].history.epochs[0], runs[1].history.epochs[0])
+    XCTAssertEqual(first.loss, second.loss)
+    XCTAssertEqual(first.validationLoss, second.validationLoss)
+    XCTAssertEqual(runs[0].bestBaseTensors, runs[1].bestBaseTensors)
+    XCTAssertEqual(runs[0].bestHead.parameters, runs[1].bestHead.parameters)
+  }
+
+  func testModesParse() {
+    XCTAssertEqual(FineTuneMode("head"), .head)
+    XCTAssertEqual(FineTuneMode("bn"), .batchNorm)
+    XCTAssertEqual(FineTuneMode("top:3"), .topBlocks(3))
+    XCTAssertEqual(FineTuneMode("all"), .all)
+    for bad in ["top:0", "top:14", "top:", "BN", ""] { XCTAssertNil(FineTuneMode(bad), bad) }
+    XCTAssertEqual(FineTuneMode.topBlocks(3).trainedConvolutionCount, 6)
+    XCTAssertEqual(FineTuneMode.all.trainedConvolutionCount, 27)
+    XCTAssertEqual(FineTuneMode.batchNorm.description, "bn")
+  }
+}
