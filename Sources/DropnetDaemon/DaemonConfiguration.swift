@@ -1,3 +1,4 @@
+import DropnetTraining
 import Foundation
 import Logging
 import TOMLKit
@@ -151,8 +152,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
     "watch.settle", "watch.debounce", "log.level",
   ]
 
-  /// The second-pass modes this build can train (the lead adds FineTuner's modes here).
-  public static let availableFineTuneModes = ["head"]
+  /// The second-pass modes: `head` (cached features), `bn`, `top:K` (K 1-13), `all`.
+  public static let availableFineTuneModes = ["head", "bn", "top:K", "all"]
 
   /// Sets one key, checking its type and range.
   public mutating func set(_ key: String, _ value: Value) throws {
@@ -215,10 +216,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
     case "extraction.quality_filter": qualityFilter = try bool()
     case "training.fine_tune":
       let mode = try string()
-      guard Self.availableFineTuneModes.contains(mode) else {
-        throw fail(
-          "expected one of \(Self.availableFineTuneModes.joined(separator: ", ")) "
-            + "(this build has no other fine-tune mode yet)")
+      guard FineTuneMode(mode) != nil else {
+        throw fail("expected one of \(Self.availableFineTuneModes.joined(separator: ", "))")
       }
       fineTune = mode
     case "training.fast_epochs": fastEpochs = try integer(1...10_000)

@@ -39,7 +39,7 @@ public final class HeadTrainingPass: TrainingPass {
       checkpoint: checkpoint, history: result.history, bestEpoch: result.bestEpoch,
       validationAccuracy: best?.validationAccuracy ?? 0, validationLoss: best?.validationLoss ?? 0,
       validation: result.split.validation, trainingFrameCount: result.split.training.count,
-      seconds: seconds)
+      seconds: seconds, stateFolder: request.stateFolder)
   }
 
   public func score(_ checkpoint: Checkpoint, against outcome: TrainingOutcome) throws -> Double? {

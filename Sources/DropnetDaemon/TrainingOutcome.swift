@@ -1,5 +1,6 @@
 import DropnetModel
 import DropnetTraining
+import Foundation
 
 /// What a `TrainingPass` produced: the best epoch's checkpoint and its validation figures.
 public struct TrainingOutcome: Sendable {
@@ -20,11 +21,15 @@ public struct TrainingOutcome: Sendable {
   public var trainingFrameCount: Int
   /// Wall time of the pass.
   public var seconds: Double
+  /// The state folder the validation frames live in (for scoring another model on them).
+  public var stateFolder: URL?
 
   public init(
     checkpoint: Checkpoint, history: TrainingHistory, bestEpoch: Int, validationAccuracy: Double,
-    validationLoss: Double, validation: [TrainingSample], trainingFrameCount: Int, seconds: Double
+    validationLoss: Double, validation: [TrainingSample], trainingFrameCount: Int, seconds: Double,
+    stateFolder: URL? = nil
   ) {
+    self.stateFolder = stateFolder
     self.checkpoint = checkpoint
     self.history = history
     self.bestEpoch = bestEpoch

@@ -2,15 +2,12 @@
 public enum TrainingPasses {
   /// A pass for `mode`; throws naming `training.fine_tune` for a mode this build lacks.
   ///
-  /// Plug-in point for new modes: return FineTuner's pass for `bn`, `top:K`, `all` here (and
-  /// list them in `DaemonConfiguration.availableFineTuneModes`).
+  /// `head` is `HeadTrainingPass`; `bn`, `top:K` (K 1-13) and `all` are `FineTuningPass`.
   public static func make(mode: String) throws -> TrainingPass {
-    switch mode {
-    case "head": return HeadTrainingPass()
-    default:
-      throw DaemonError(
-        .invalidConfiguration, key: "training.fine_tune",
-        "mode \(mode) is not available in this build; use head")
-    }
+    if mode == "head" { return HeadTrainingPass() }
+    if let pass = FineTuningPass(mode: mode) { return pass }
+    throw DaemonError(
+      .invalidConfiguration, key: "training.fine_tune",
+      "mode \(mode) is not available; use head, bn, top:K (K 1-13) or all")
   }
 }

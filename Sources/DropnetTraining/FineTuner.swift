@@ -121,10 +121,13 @@ public struct FineTuner {
   /// (TF-slim MobileNet v1 tensors as imported, ImageNet logits included; head tensors are
   /// ignored) with a new head, or with `warmStart`'s head (an earlier run's checkpoint: its
   /// class order, classes added or dropped as `HeadTrainer` does; pass its tensors as
-  /// `baseWeights` to continue its base too). `progress` is called after every step.
+  /// `baseWeights` to continue its base too). `progress` is called after every step;
+  /// `shouldStop` is asked before every step, and a true answer ends training with a
+  /// `.cancelled` error (a batch boundary: the weights are never half-updated).
   public func train(
     manifest: Manifest, stateFolder: URL, baseWeights: [String: HostTensor],
-    warmStart: Checkpoint? = nil, progress: ((Progress) -> Void)? = nil
+    warmStart: Checkpoint? = nil, progress: ((Progress) -> Void)? = nil,
+    shouldStop: (() -> Bool)? = nil
   ) throws -> Result {
     try settings.validate()
     let baseWeights = ClassifierHeadModel.TensorName.baseTensors(of: baseWeights)
@@ -176,6 +179,9 @@ public struct FineTuner {
       var correctSum = 0.0
       var step = 0
       while let batch = try loader.next() {
+        if shouldStop?() == true {
+          throw TrainingError(.cancelled, "fine-tuning stopped at epoch \(epoch), step \(step)")
+        }
         let stepStart = DispatchTime.now().uptimeNanoseconds
         let pass = try Self.step(
           network: network, head: &head, images: batch.images, classIndices: batch.classIndices,

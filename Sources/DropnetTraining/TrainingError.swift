@@ -12,6 +12,8 @@ public struct TrainingError: Error, CustomStringConvertible, Sendable {
     public static let invalidSetting = Code("invalid_setting")
     /// A file could not be read or written.
     public static let io = Code("io")
+    /// The caller asked training to stop (at a batch boundary); nothing was produced.
+    public static let cancelled = Code("cancelled")
   }
 
   public var code: Code

@@ -95,6 +95,26 @@ final class DaemonConfigurationTests: XCTestCase {
     XCTAssertEqual(Set(DaemonConfiguration.keys).subtracting(covered), [], "keys without a case")
   }
 
+  func testEveryFineTuneModeHasAPass() throws {
+    let table: [(String, String)] = [
+      ("head", "HeadTrainingPass"), ("bn", "FineTuningPass"), ("top:2", "FineTuningPass"),
+      ("top:13", "FineTuningPass"), ("all", "FineTuningPass"),
+    ]
+    for (mode, kind) in table {
+      var configuration = DaemonConfiguration()
+      try configuration.set("training.fine_tune", .string(mode))
+      let pass = try TrainingPasses.make(mode: configuration.fineTune)
+      XCTAssertEqual(pass.mode, mode)
+      XCTAssertEqual(String(describing: type(of: pass)), kind, mode)
+      XCTAssertTrue(pass.supportsWarmStart, mode)
+    }
+    for bad in ["top:14", "everything", "BN"] {
+      XCTAssertThrowsError(try TrainingPasses.make(mode: bad)) {
+        XCTAssertEqual(($0 as? DaemonError)?.key, "training.fine_tune", bad)
+      }
+    }
+  }
+
   func testSyntaxErrorsAndMissingFilesSayWhere() throws {
     XCTAssertThrowsError(try DaemonConfiguration.parse("[training\nbatch_size = 3", file: "x.toml"))
     { error in

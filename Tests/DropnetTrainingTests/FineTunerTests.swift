@@ -83,6 +83,47 @@ final class FineTunerTests: XCTestCase {
     XCTAssertEqual(runs[0].bestHead.parameters, runs[1].bestHead.parameters)
   }
 
+  /// A warm start continues an earlier run's base and head (its first epoch validates far
+  /// better than a cold first epoch), and `shouldStop` ends a run before the next step.
+  func testWarmStartContinuesAndStopEndsAtABatchBoundary() throws {
+    let dataset = try TrainingFixtures.dataset()
+    let base = try FineTuneFixtures.imageNetCheckpoint()
+    var settings = FineTuner.Settings()
+    settings.epochs = 4
+    settings.batchSize = 4
+    settings.learningRate = 0.01
+    settings.dropoutRate = 0
+    settings.augmentation = nil
+    settings.maximumFramesPerClass = 4
+    settings.threads = 2
+    let cold = try FineTuner(settings: settings).train(
+      manifest: dataset.manifest, stateFolder: dataset.stateFolder, baseWeights: base.tensors)
+    let earlier = FineTuner.checkpoint(base: base, result: cold)
+
+    settings.epochs = 1
+    let warm = try FineTuner(settings: settings).train(
+      manifest: dataset.manifest, stateFolder: dataset.stateFolder,
+      baseWeights: earlier.tensors, warmStart: earlier)
+    XCTAssertEqual(warm.labels.map(\.name), earlier.metadata.classLabels)
+    XCTAssertLessThan(
+      warm.history.epochs[0].validationLoss, cold.history.epochs[0].validationLoss,
+      "a warm start begins where the earlier run ended")
+
+    var asked = 0
+    XCTAssertThrowsError(
+      try FineTuner(settings: settings).train(
+        manifest: dataset.manifest, stateFolder: dataset.stateFolder,
+        baseWeights: base.tensors,
+        shouldStop: {
+          asked += 1
+          return asked == 2
+        })
+    ) { error in
+      XCTAssertEqual((error as? TrainingError)?.code, .cancelled, "\(error)")
+    }
+    XCTAssertEqual(asked, 2, "asked before each step; stopped before the second")
+  }
+
   func testModesParse() {
     XCTAssertEqual(FineTuneMode("head"), .head)
     XCTAssertEqual(FineTuneMode("bn"), .batchNorm)
