@@ -11,9 +11,9 @@ struct RebuildCommand: ParsableCommand {
     commandName: "rebuild",
     abstract: "Ask the running daemon to rebuild from scratch.",
     discussion: """
-      Sends SIGUSR1 to the `dropnet serve` that holds STATE/daemon.pid: it re-extracts every
-      movie, trains from ImageNet weights and publishes without the gate. Repeated requests
-      before it starts coalesce into one rebuild. Watch it with
+      Sends SIGUSR1 to the `dropnet serve` that holds STATE/daemon.pid: it re-extracts every \
+      movie, trains from ImageNet weights and publishes without the gate. Repeated requests \
+      before it starts coalesce into one rebuild. Watch it with \
       `journalctl -u dropnet -f` or `dropnet status`.
       """
   )

@@ -9,33 +9,33 @@ struct ServeCommand: ParsableCommand {
     commandName: "serve",
     abstract: "Watch a drop folder, retrain when it changes, republish the CoreML model.",
     discussion: """
-      The daemon (systemd/dropnet.service runs it). It watches the drop folder with inotify,
-      extracts each movie once it has been unchanged for `watch.settle`, and retrains after
-      the folder has been quiet for `watch.debounce` (a burst of movies gives one retrain).
-      Training has two speeds: a fast head-only pass on cached features is published first,
+      The daemon (systemd/dropnet.service runs it). It watches the drop folder with inotify, \
+      extracts each movie once it has been unchanged for `watch.settle`, and retrains after \
+      the folder has been quiet for `watch.debounce` (a burst of movies gives one retrain). \
+      Training has two speeds: a fast head-only pass on cached features is published first, \
       then the second pass (`training.fine_tune`) is published if the gate lets it through.
 
-      Publishing: OUTPUT/<name>.mlmodel and <name>.json are replaced atomically (a reader
-      never sees a partial file), OUTPUT/versions/<name>-<version>.mlmodel keeps the last
-      `model.versions_kept`. Publish gate: a retrained model replaces the published one only
-      if its validation accuracy is not worse (minus `publish.gate_margin`) than the
-      published model's, scored on the current validation set when the published model is a
+      Publishing: OUTPUT/<name>.mlmodel and <name>.json are replaced atomically (a reader \
+      never sees a partial file), OUTPUT/versions/<name>-<version>.mlmodel keeps the last \
+      `model.versions_kept`. Publish gate: a retrained model replaces the published one only \
+      if its validation accuracy is not worse (minus `publish.gate_margin`) than the \
+      published model's, scored on the current validation set when the published model is a \
       head on the ImageNet base (else its stored accuracy); a class change always passes.
 
-      Signals: SIGHUP (systemctl reload dropnet) re-reads the configuration (a bad file is
-      refused and the old configuration stays), rescans and retrains now. SIGUSR1
-      (`dropnet rebuild`) re-extracts every movie and trains from ImageNet, bypassing the
-      gate. SIGTERM/SIGINT stop: between pieces of work, or by abandoning a training pass
-      (nothing of it is written before it ends); a publish is never cut. Repeated signals
-      coalesce. A change during training: the pass finishes on the dataset it started with,
+      Signals: SIGHUP (systemctl reload dropnet) re-reads the configuration (a bad file is \
+      refused and the old configuration stays), rescans and retrains now. SIGUSR1 \
+      (`dropnet rebuild`) re-extracts every movie and trains from ImageNet, bypassing the \
+      gate. SIGTERM/SIGINT stop: between pieces of work, or by abandoning a training pass \
+      (nothing of it is written before it ends); a publish is never cut. Repeated signals \
+      coalesce. A change during training: the pass finishes on the dataset it started with, \
       then the change is extracted and retrained.
 
-      Under systemd: READY=1 once watching, STATUS= kept current, WATCHDOG=1 from its own
-      thread, STOPPING=1. Logs go to journald with DROPNET_EVENT=extracted, training_started,
-      epoch, published, rejected, error (try `journalctl -u dropnet DROPNET_EVENT=published`),
+      Under systemd: READY=1 once watching, STATUS= kept current, WATCHDOG=1 from its own \
+      thread, STOPPING=1. Logs go to journald with DROPNET_EVENT=extracted, training_started, \
+      epoch, published, rejected, error (try `journalctl -u dropnet DROPNET_EVENT=published`), \
       or to stderr without journald. `dropnet status --state DIR` shows the daemon's view.
 
-      Configuration: --config FILE (TOML, every key in systemd/dropnet.toml); each flag
+      Configuration: --config FILE (TOML, every key in systemd/dropnet.toml); each flag \
       below overrides its key.
       """
   )

@@ -7,8 +7,8 @@ struct StatusCommand: ParsableCommand {
     commandName: "status",
     abstract: "Show what the daemon sees: classes, movies, frames, training, published model.",
     discussion: """
-      Reads STATE/status.json, which `dropnet serve` rewrites (atomically) whenever its state
-      changes, and says whether a daemon holds STATE/daemon.pid. --json prints the file as
+      Reads STATE/status.json, which `dropnet serve` rewrites (atomically) whenever its state \
+      changes, and says whether a daemon holds STATE/daemon.pid. --json prints the file as \
       it is. The default state folder is the service's, /var/lib/dropnet.
       """
   )

@@ -203,6 +203,18 @@ final class DaemonServiceTests: XCTestCase {
     XCTAssertEqual(status.classes.map(\.label), ["fish", "tool", "windmill"])
     harness.signal(SIGTERM)
     XCTAssertEqual(harness.awaitExit(within: .seconds(60)), 0)
+
+    // SIGTERM during a long training pass: it is abandoned, the daemon exits cleanly and at
+    // once, and the published model stays.
+    try harness.copyExample("drop/monument.mov", as: "monument.mov")
+    harness.clearNotifications()
+    try harness.start(["--two-speed", "false", "--epochs-fresh", "10000"])
+    try harness.awaitNotification("STATUS=training")
+    harness.signal(SIGTERM)
+    try harness.awaitNotification("STOPPING=1")
+    XCTAssertEqual(harness.awaitExit(within: .seconds(30)), 0)
+    XCTAssertEqual(try publishedModel(harness).version, after.version)
+    XCTAssertEqual(DaemonStatus.load(from: harness.state)?.state, "stopped")
   }
 
   func testFullOutputDiskKeepsTheOldModel() throws {
