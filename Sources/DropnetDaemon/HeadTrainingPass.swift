@@ -4,8 +4,8 @@ import DropnetTraining
 import Foundation
 
 /// The fast pass: `HeadTrainer` on cached ImageNet features. One `FeatureCache` lives as long
-/// as the pass, so the features of unchanged frames are computed once per daemon run, not once
-/// per retrain. `HeadTrainer` cannot stop inside a run; its runs take seconds once features
+/// as the pass and is saved in the state folder after each run, so the features of unchanged
+/// frames are computed once, not once per retrain or restart. `HeadTrainer` cannot stop inside a run; its runs take seconds once features
 /// are cached, and the daemon abandons one on SIGTERM (nothing of it is written until it ends).
 public final class HeadTrainingPass: TrainingPass {
   public let mode = "head"
@@ -27,6 +27,8 @@ public final class HeadTrainingPass: TrainingPass {
     let started = DispatchTime.now().uptimeNanoseconds
     let result = try HeadTrainer(settings: settings).train(
       manifest: request.manifest, cache: cache, warmStart: request.warmStart)
+    // Only a shortcut for the next start: a failure to save costs a recomputation, no more.
+    try? cache.save(to: Self.cacheFile(in: request.stateFolder))
     let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
     let best = result.history.epochs.first { $0.epoch == result.bestEpoch }
     let extra = TrainingFacts(
@@ -60,8 +62,17 @@ public final class HeadTrainingPass: TrainingPass {
   }
 
   public func reset() {
+    if let cacheKey {
+      try? FileManager.default.removeItem(at: Self.cacheFile(in: cacheKey.stateFolder))
+    }
     cache = nil
     cacheKey = nil
+  }
+
+  /// The saved features of the frames (`FeatureCache.save`), so a restarted daemon does not
+  /// run MobileNet again over unchanged frames.
+  public static func cacheFile(in stateFolder: URL) -> URL {
+    stateFolder.appendingPathComponent("features.bin")
   }
 
   private func cache(for request: TrainingRequest) throws -> FeatureCache {
@@ -73,6 +84,7 @@ public final class HeadTrainingPass: TrainingPass {
     let made = try FeatureCache(
       baseWeights: request.base.tensors, stateFolder: request.stateFolder,
       threads: request.threads)
+    made.load(from: Self.cacheFile(in: request.stateFolder))
     cache = made
     cacheKey = (request.stateFolder, request.threads)
     return made

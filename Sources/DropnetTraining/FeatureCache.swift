@@ -1,7 +1,9 @@
+import Crypto
 import DropnetDataset
 import DropnetEngine
 import DropnetMedia
 import DropnetModel
+import DropnetStorage
 import Foundation
 
 /// MobileNet v1's 1024-d pooled features of frames, computed once and reused every epoch
@@ -35,6 +37,11 @@ public final class FeatureCache {
   private let stateFolder: URL
   private var features: [Key: [Float]] = [:]
   private var contentHashes: [String: String] = [:]
+  /// Plain (copy 0) entries asked for since the cache was made: what `save` keeps.
+  private var usedPlainHashes = Set<String>()
+  /// SHA-256 over the base tensors' names, shapes and values: saved features are valid only
+  /// for the very same base.
+  public let baseIdentity: String
 
   /// A cache over the frames in `stateFolder`, using the base network in `baseWeights`
   /// (TF-slim MobileNet v1 names with the 1001-class ImageNet logits, as imported; tensors of
@@ -53,9 +60,15 @@ public final class FeatureCache {
       }
     }
     // A trained checkpoint (e.g. a warm start's) also holds its head: the base is the rest.
-    network = try MobileNetV1(
-      weights: ClassifierHeadModel.TensorName.baseTensors(of: baseWeights), batchSize: batchSize,
-      threads: threads)
+    let base = ClassifierHeadModel.TensorName.baseTensors(of: baseWeights)
+    network = try MobileNetV1(weights: base, batchSize: batchSize, threads: threads)
+    var hasher = SHA256()
+    for name in base.keys.sorted() {
+      let tensor = base[name]!
+      hasher.update(data: Data("\(name)\t\(tensor.shape)\n".utf8))
+      tensor.values.withUnsafeBytes { hasher.update(bufferPointer: $0) }
+    }
+    baseIdentity = hasher.finalize().map { String(format: "%02x", $0) }.joined()
     self.stateFolder = stateFolder
     self.augmentation = augmentation
   }
@@ -68,6 +81,7 @@ public final class FeatureCache {
         .invalidSetting, "copy \(copy) asked for, but the cache has no augmentation")
     }
     let keys = try samples.map { Key(contentHash: try contentHash(of: $0), copy: copy) }
+    if copy == 0 { usedPlainHashes.formUnion(keys.map(\.contentHash)) }
     var missing: [(Key, TrainingSample)] = []
     var seen = Set<Key>()
     for (key, sample) in zip(keys, samples) where features[key] == nil && seen.insert(key).inserted
@@ -89,6 +103,66 @@ public final class FeatureCache {
     }
     computeSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
     return keys.flatMap { features[$0]! }
+  }
+
+  // File: "dropnet-features 1\n", the base identity (64 hex bytes) and "\n", then per entry
+  // the frame's content hash (64 hex bytes) and 1024 little-endian Float32 features.
+  private static let fileMagic = Data("dropnet-features 1\n".utf8)
+  private static let hashByteCount = 64
+
+  /// Writes the plain features of the frames asked for since the cache was made (deleted
+  /// frames drop out) to `url`, atomically: a later cache over the same base loads them instead
+  /// of running MobileNet again (e.g. the daemon after a restart). About 4 KiB per frame.
+  public func save(to url: URL) throws {
+    let width = MobileNetV1.featureCount
+    var data = Self.fileMagic
+    data.append(Data((baseIdentity + "\n").utf8))
+    for hash in usedPlainHashes.sorted() {
+      guard let values = features[Key(contentHash: hash, copy: 0)] else { continue }
+      data.append(Data(hash.utf8))
+      values.withUnsafeBytes { data.append(contentsOf: $0) }
+      assert(values.count == width)
+    }
+    do {
+      try AtomicFile.write(data, to: url)
+    } catch {
+      throw TrainingError(.io, path: error.path, "\(error)")
+    }
+  }
+
+  /// Loads what `save` wrote, when it was written for this very base; returns the number of
+  /// frames loaded. A missing file, another base or a damaged file load nothing (the features
+  /// are then computed as usual): the file is only ever a shortcut.
+  @discardableResult
+  public func load(from url: URL) -> Int {
+    guard let data = try? Data(contentsOf: url), data.starts(with: Self.fileMagic) else {
+      return 0
+    }
+    let width = MobileNetV1.featureCount
+    let headerEnd = Self.fileMagic.count + Self.hashByteCount + 1
+    let entryBytes = Self.hashByteCount + width * MemoryLayout<Float>.size
+    guard data.count >= headerEnd,
+      String(decoding: data[Self.fileMagic.count..<(headerEnd - 1)], as: UTF8.self)
+        == baseIdentity,
+      (data.count - headerEnd) % entryBytes == 0
+    else { return 0 }
+    var loaded: [Key: [Float]] = [:]
+    var offset = data.startIndex + headerEnd
+    while offset < data.endIndex {
+      let hash = String(decoding: data[offset..<(offset + Self.hashByteCount)], as: UTF8.self)
+      guard hash.utf8.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) }) else {
+        return 0
+      }
+      let valueStart = offset + Self.hashByteCount
+      var values = [Float](repeating: 0, count: width)
+      values.withUnsafeMutableBytes {
+        _ = data.copyBytes(to: $0, from: valueStart..<(valueStart + width * 4))
+      }
+      loaded[Key(contentHash: hash, copy: 0)] = values
+      offset += entryBytes
+    }
+    features.merge(loaded) { current, _ in current }
+    return loaded.count
   }
 
   /// Lower-case hex SHA-256 of the frame's JPEG (read once per path, then remembered).

@@ -165,6 +165,10 @@ final class DaemonServiceTests: XCTestCase {
     XCTAssertNotNil(harness.awaitExit(within: .seconds(30)))
     let before = try publishedModel(harness)
     XCTAssertEqual(before.labels, ["fish", "windmill"])
+    XCTAssertTrue(
+      FileManager.default.fileExists(
+        atPath: harness.state.appendingPathComponent("features.bin").path),
+      "the fast pass saved the frames' features for the next start")
     XCTAssertEqual(before.version, 1, "the killed pass published nothing")
 
     // A change while stopped is found at start; kill -9 again, this time during extraction.

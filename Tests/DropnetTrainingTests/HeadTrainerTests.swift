@@ -55,6 +55,39 @@ final class HeadTrainerTests: XCTestCase {
     return made
   }
 
+  /// Saved features come back for the same base (no MobileNet run), and nothing loads for
+  /// another base or a damaged file.
+  func testSavedFeaturesLoadOnlyForTheSameBase() throws {
+    let shared = try Self.sharedData()
+    let samples = Array(
+      try DatasetSplit(manifest: shared.manifest, settings: .init()).training.prefix(6))
+    let expected = try shared.cache.features(of: samples)
+    let file = try TestFiles.temporaryFolder("features").appendingPathComponent("features.bin")
+    try shared.cache.save(to: file)
+
+    let again = try FeatureCache(baseWeights: shared.base.tensors, stateFolder: shared.stateFolder)
+    XCTAssertGreaterThanOrEqual(again.load(from: file), samples.count)
+    XCTAssertEqual(try again.features(of: samples), expected)
+    XCTAssertEqual(again.computedCount, 0, "loaded, not computed")
+
+    var otherBase = shared.base.tensors
+    let name = "MobilenetV1/Conv2d_0/weights"
+    var tensor = otherBase[name]!
+    tensor.values[0] += 0.5
+    otherBase[name] = tensor
+    let other = try FeatureCache(baseWeights: otherBase, stateFolder: shared.stateFolder)
+    XCTAssertNotEqual(other.baseIdentity, again.baseIdentity)
+    XCTAssertEqual(other.load(from: file), 0, "features of another base are not reused")
+
+    var damaged = try Data(contentsOf: file)
+    damaged.removeLast(10)
+    try damaged.write(to: file)
+    let fresh = try FeatureCache(baseWeights: shared.base.tensors, stateFolder: shared.stateFolder)
+    XCTAssertEqual(fresh.load(from: file), 0, "a truncated file loads nothing")
+    XCTAssertEqual(
+      fresh.load(from: file.deletingLastPathComponent().appendingPathComponent("none")), 0)
+  }
+
   func testHeadPredictsHeldOutPhotos() throws {
     let shared = try Self.sharedData()
     var settings = HeadTrainer.Settings()
