@@ -12,7 +12,8 @@ struct Dropnet: ParsableCommand {
       drops blurred and near-duplicate ones, fine-tunes MobileNet v1 and publishes a
       CoreML model.
 
-      Start with `dropnet extract --drop DIR --state DIR`; see README.md for the whole flow.
+      By hand: `dropnet extract`, `dropnet train`, `dropnet export`. As a daemon: `dropnet \
+      serve --drop DIR --state DIR --output DIR` (systemd/dropnet.service). See README.md.
       """,
     version: DropnetVersion.string,
     subcommands: [

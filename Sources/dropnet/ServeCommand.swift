@@ -19,8 +19,9 @@ struct ServeCommand: ParsableCommand {
       never sees a partial file), OUTPUT/versions/<name>-<version>.mlmodel keeps the last \
       `model.versions_kept`. Publish gate: a retrained model replaces the published one only \
       if its validation accuracy is not worse (minus `publish.gate_margin`) than the \
-      published model's, scored on the current validation set when the published model is a \
-      head on the ImageNet base (else its stored accuracy); a class change always passes.
+      published model's, scored again on the current validation set (else its stored \
+      accuracy); a class change always passes. `training.fine_tune`: head (default, seconds), \
+      bn, top:K or all (the base too: minutes to tens of minutes on 2 cores).
 
       Signals: SIGHUP (systemctl reload dropnet) re-reads the configuration (a bad file is \
       refused and the old configuration stays), rescans and retrains now. SIGUSR1 \
