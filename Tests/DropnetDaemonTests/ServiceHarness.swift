@@ -6,7 +6,6 @@ import XCTest
 /// as root when none runs), a `NOTIFY_SOCKET` the test listens on, and the journal read back
 /// with `journalctl`. Nothing sleeps: every wait is for an event, with a deadline.
 final class ServiceHarness {
-  static let journald = "/lib/systemd/systemd-journald"
   static let journalSocket = "/run/systemd/journal/socket"
 
   let folder: URL
@@ -31,7 +30,7 @@ final class ServiceHarness {
     notify = try DatagramListener(
       path: NSTemporaryDirectory() + "dropnet-notify-\(UUID().uuidString.prefix(8)).sock")
     if !DatagramListener.isListening(Self.journalSocket) {
-      journaldProcess = try Self.startJournald()
+      journaldProcess = try Journald.start()
     }
     let listener = notify
     let log = notifications
@@ -195,34 +194,6 @@ final class ServiceHarness {
       throw TestFiles.Missing("dropnet weights import failed")
     }
     return out
-  }
-
-  /// Starts systemd-journald and waits for its `READY=1`.
-  static func startJournald() throws -> Process {
-    try FileManager.default.createDirectory(
-      atPath: "/run/systemd/journal", withIntermediateDirectories: true)
-    guard FileManager.default.isExecutableFile(atPath: journald) else {
-      throw TestFiles.Missing("\(journald) is not installed (Debian package systemd)")
-    }
-    let listener = try DatagramListener(
-      path: NSTemporaryDirectory() + "dropnet-journald-\(UUID().uuidString.prefix(8)).sock")
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: journald)
-    var environment = ProcessInfo.processInfo.environment
-    environment["NOTIFY_SOCKET"] = listener.path
-    process.environment = environment
-    process.standardOutput = FileHandle.nullDevice
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    let clock = ContinuousClock()
-    let deadline = clock.now + .seconds(20)
-    while clock.now < deadline {
-      guard let message = listener.receive(within: deadline - clock.now) else { break }
-      if message.split(separator: "\n").contains("READY=1") { return process }
-    }
-    process.terminate()
-    process.waitUntilExit()
-    throw TestFiles.Missing("systemd-journald did not report READY=1 within 20 s")
   }
 
   /// Follows the journal (`journalctl --follow -o json`) until `until` holds for the entries

@@ -1,3 +1,4 @@
+import DropnetTestSupport
 import Foundation
 import Logging
 import Synchronization
@@ -15,7 +16,6 @@ final class LineCollector: Sendable {
 /// The journald handler against a real systemd-journald started by the test (as root), read
 /// back with `journalctl -o json`; and its stderr fallback when no journald listens.
 final class JournalLogHandlerTests: XCTestCase {
-  static let journald = "/lib/systemd/systemd-journald"
   static let journalSocket = "/run/systemd/journal/socket"
 
   func testFieldNamesAndPriorities() {
@@ -44,8 +44,8 @@ final class JournalLogHandlerTests: XCTestCase {
 
   func testEntriesReachARealJournaldWithStructuredFields() throws {
     guard getuid() == 0 else { throw XCTSkip("starting systemd-journald needs root") }
-    guard FileManager.default.isExecutableFile(atPath: Self.journald) else {
-      throw XCTSkip("\(Self.journald) is not installed (Debian package systemd)")
+    guard FileManager.default.isExecutableFile(atPath: Journald.executable) else {
+      throw XCTSkip("\(Journald.executable) is not installed (Debian package systemd)")
     }
     let run = UUID().uuidString
     let fallbackLines = LineCollector()
@@ -66,7 +66,7 @@ final class JournalLogHandlerTests: XCTestCase {
         "\(fallbackLines.all)")
     }
 
-    let journald = journaldWasRunning ? nil : try Self.startJournald()
+    let journald = journaldWasRunning ? nil : try Journald.start()
     defer {
       if let journald {
         journald.terminate()
@@ -104,32 +104,6 @@ final class JournalLogHandlerTests: XCTestCase {
     let all = try Self.readJournal(matches: ["DROPNET_TEST_RUN=\(run)"], count: 2)
     XCTAssertEqual(all.map { $0["DROPNET_EVENT"] }, ["published", "error"])
     XCTAssertEqual(all.last?["PRIORITY"], "3")
-  }
-
-  /// Starts systemd-journald and waits for its `READY=1` on a notify socket of our own.
-  static func startJournald() throws -> Process {
-    // journald creates its sockets in /run/systemd/journal, but not the folder.
-    try FileManager.default.createDirectory(
-      atPath: "/run/systemd/journal", withIntermediateDirectories: true)
-    let listener = try DatagramListener(
-      path: NSTemporaryDirectory() + "dropnet-journald-\(UUID().uuidString.prefix(8)).sock")
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: journald)
-    var environment = ProcessInfo.processInfo.environment
-    environment["NOTIFY_SOCKET"] = listener.path
-    process.environment = environment
-    process.standardOutput = FileHandle.nullDevice
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    let clock = ContinuousClock()
-    let deadline = clock.now + .seconds(20)
-    while clock.now < deadline {
-      guard let message = listener.receive(within: deadline - clock.now) else { break }
-      if message.split(separator: "\n").contains("READY=1") { return process }
-    }
-    process.terminate()
-    process.waitUntilExit()
-    throw XCTSkip("systemd-journald did not report READY=1 within 20 s")
   }
 
   /// Follows the journal (`journalctl --follow -o json`) until `count` entries matching all

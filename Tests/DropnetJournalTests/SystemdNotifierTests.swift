@@ -1,3 +1,4 @@
+import DropnetTestSupport
 import Foundation
 import XCTest
 

@@ -1,11 +1,14 @@
 import Foundation
 
-/// A Unix datagram socket bound to a path, as systemd binds `$NOTIFY_SOCKET`.
-final class DatagramListener {
-  let path: String
+/// A Unix datagram socket bound to a path, as systemd binds `$NOTIFY_SOCKET`; received from
+/// one thread at a time.
+public final class DatagramListener: @unchecked Sendable {
+  /// Where the socket is bound.
+  public let path: String
   private let descriptor: Int32
 
-  init(path: String) throws {
+  /// Binds a new socket at `path`.
+  public init(path: String) throws {
     self.path = path
     descriptor = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
     guard descriptor >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno)!) }
@@ -27,7 +30,7 @@ final class DatagramListener {
   }
 
   /// The next datagram as text, or nil when none comes within `deadline`.
-  func receive(within deadline: Duration) -> String? {
+  public func receive(within deadline: Duration) -> String? {
     let (seconds, attoseconds) = deadline.components
     let milliseconds = Int32(seconds * 1000 + attoseconds / 1_000_000_000_000_000)
     var waiting = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
@@ -39,7 +42,7 @@ final class DatagramListener {
   }
 
   /// A `sockaddr_un` for `path`.
-  static func address(_ path: String) -> sockaddr_un {
+  public static func address(_ path: String) -> sockaddr_un {
     var address = sockaddr_un()
     address.sun_family = sa_family_t(AF_UNIX)
     let bytes = Array(path.utf8.prefix(107))
@@ -50,7 +53,7 @@ final class DatagramListener {
   }
 
   /// Whether something receives datagrams at `path` (connect is refused when nothing does).
-  static func isListening(_ path: String) -> Bool {
+  public static func isListening(_ path: String) -> Bool {
     let probe = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
     guard probe >= 0 else { return false }
     defer { close(probe) }
