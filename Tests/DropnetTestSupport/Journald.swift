@@ -1,5 +1,9 @@
 import Foundation
 
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 /// A real systemd-journald for tests that read their log entries back (needs root).
 public enum Journald {
   /// The daemon's binary on Debian (package systemd).
@@ -33,5 +37,55 @@ public enum Journald {
     process.terminate()
     process.waitUntilExit()
     throw TestFiles.Missing("systemd-journald did not report READY=1 within 20 s")
+  }
+
+  /// Follows the journal (`journalctl --follow -o json`) until `until` holds for the entries
+  /// matching all `matches`, or `limit` has passed; returns their fields as text.
+  public static func follow(
+    _ matches: [String], within limit: Duration, until: ([[String: String]]) -> Bool
+  ) throws -> [[String: String]] {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/journalctl")
+    process.arguments = ["--follow", "--lines=all", "--output=json", "--no-pager"] + matches
+    let output = Pipe()
+    process.standardOutput = output
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    defer {
+      process.terminate()
+      process.waitUntilExit()
+    }
+    let descriptor = output.fileHandleForReading.fileDescriptor
+    var buffered: [UInt8] = []
+    var entries: [[String: String]] = []
+    let clock = ContinuousClock()
+    let deadline = clock.now + limit
+    while !until(entries), clock.now < deadline {
+      let (seconds, attoseconds) = (deadline - clock.now).components
+      var waiting = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+      let milliseconds = Int32(seconds * 1000 + attoseconds / 1_000_000_000_000_000)
+      guard poll(&waiting, 1, milliseconds) == 1 else { break }
+      var chunk = [UInt8](repeating: 0, count: 65536)
+      let read = chunk.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
+      guard read > 0 else { break }
+      buffered += chunk[0..<read]
+      while let newline = buffered.firstIndex(of: 10) {
+        let line = Data(buffered[0..<newline])
+        buffered.removeSubrange(0...newline)
+        guard let object = try JSONSerialization.jsonObject(with: line) as? [String: Any] else {
+          continue
+        }
+        entries.append(object.mapValues(text))
+      }
+    }
+    return entries
+  }
+
+  /// journalctl writes fields with unprintable bytes (e.g. newlines) as arrays of bytes.
+  static func text(_ value: Any) -> String {
+    if let bytes = value as? [NSNumber] {
+      return String(decoding: bytes.map { $0.uint8Value }, as: UTF8.self)
+    }
+    return value as? String ?? String(describing: value)
   }
 }
