@@ -7,6 +7,7 @@
 //   DropnetCV            C++ shim over OpenCV behind a plain-C header
 //   DropnetStorage       crash-safe file writes (temp file, fsync, rename)
 //   DropnetMedia         Swift view of DropnetCV: images, video frames, plots
+//   DropnetKernels       hand-written C kernels oneDNN lacks (fused batch norm + ReLU6 training)
 //   DropnetEngine        oneDNN tensors and layers, MobileNet v1; no files, no daemons
 //   DropnetDataset       drop-folder contract, manifest, incremental frame extraction
 //   DropnetModel         checkpoints (safetensors), TensorFlow GraphDef import
@@ -84,8 +85,13 @@ let package = Package(
       swiftSettings: strictSwift
     ),
     .target(
+      name: "DropnetKernels",
+      // -O3 in debug builds too: the tests run these kernels on full-size activations.
+      cSettings: strictC + [.unsafeFlags(["-O3"])]
+    ),
+    .target(
       name: "DropnetEngine",
-      dependencies: ["CDNNL"],
+      dependencies: ["CDNNL", "DropnetKernels"],
       swiftSettings: strictSwift
     ),
     .target(

@@ -9,8 +9,9 @@ import CDNNL
 ///   scale, shift         [C]
 ///   y = scale * (x - mean) / sqrt(variance + epsilon) + shift
 ///
-/// MobileNetV1 folds this into the preceding convolution for inference; this layer exists for
-/// training and as the unfused reference the folding is tested against.
+/// MobileNetV1 folds this into the preceding convolution for inference, and training runs the
+/// fused `BatchNormalizationReLU6`; this layer is the unfused oneDNN reference both are tested
+/// against.
 public final class BatchNormalization: ScratchpadUser {
   /// Layer name for errors.
   public let name: String

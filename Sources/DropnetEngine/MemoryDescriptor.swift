@@ -58,4 +58,38 @@ public struct MemoryDescriptor {
       withUnsafePointer(to: other.raw) { rhs in dnnl_memory_desc_equal(lhs, rhs) != 0 }
     }
   }
+
+  /// For a 4-D float32 activation [N, C, H, W] stored as [N][C / b][H][W][b] without padding
+  /// or offset, the channel block b: 1 for NCHW, C for NHWC, 8 or 16 for nChw8c / nChw16c.
+  /// Nil for any other layout.
+  var channelBlock: Int? {
+    let dims = dimensions
+    guard dims.count == 4, raw.data_type == dnnl_f32, raw.format_kind == dnnl_blocked,
+      raw.offset0 == 0
+    else { return nil }
+    let (channels, height, width) = (dims[1], dims[2], dims[3])
+    let padded = withUnsafeBytes(of: raw.padded_dims) {
+      Array($0.bindMemory(to: dnnl_dim_t.self).prefix(4).map { Int($0) })
+    }
+    let blocking = raw.format_desc.blocking
+    let strides = withUnsafeBytes(of: blocking.strides) {
+      Array($0.bindMemory(to: dnnl_dim_t.self).prefix(4).map { Int($0) })
+    }
+    guard padded == dims else { return nil }
+    let image = channels * height * width
+    switch blocking.inner_nblks {
+    case 0 where strides == [image, height * width, width, 1]:
+      return 1
+    case 0 where strides == [image, 1, width * channels, channels]:
+      return channels
+    case 1 where blocking.inner_idxs.0 == 1:
+      let block = Int(blocking.inner_blks.0)
+      guard block > 0, channels % block == 0,
+        strides == [image, height * width * block, width * block, block]
+      else { return nil }
+      return block
+    default:
+      return nil
+    }
+  }
 }

@@ -1,13 +1,15 @@
 import CDNNL
 
 /// MobileNet v1 (alpha 1.0, TF-slim tensors) for fine-tuning: batch normalization unfolded in
-/// batch-statistics mode, ReLU6 as its own layer, every activation the backward pass needs
-/// kept, and global average pooling to the 1024 features a classifier head reads.
+/// batch-statistics mode and fused with ReLU6 in one kernel of our own
+/// (`BatchNormalizationReLU6`), every activation the backward pass needs kept, and global
+/// average pooling to the 1024 features a classifier head reads.
 ///
 /// Per convolution layer (27 of them, `MobileNetV1Layer.all`):
 ///   x = conv(source, W)            [N, O, OH, OW]  kept for the batch norm backward
 ///   y = gamma * (x - mean_B) / sqrt(var_B + 0.001) + beta   (batch mean and biased variance)
-///   z = min(max(y, 0), 6)          in place over y; kept (next source, ReLU6 mask)
+///   z = min(max(y, 0), 6)          kept: the next convolution's source (y is never stored;
+///                                  the backward pass recomputes it, and ReLU6's mask, from x)
 /// then features = mean over H, W of the last z: [N, 1024].
 ///
 /// What trains: every gamma and beta, plus the convolution weights of the last
@@ -108,7 +110,7 @@ public final class MobileNetV1Trainable {
         kernelSize: layer.kernelSize, stride: layer.stride, groups: layer.groups)
       let stage = try MobileNetV1TrainingStage(
         layer: layer, geometry: geometry, previous: previous,
-        trainsWeights: index >= firstTrained, engine: engine)
+        trainsWeights: index >= firstTrained, threads: threads, engine: engine)
       stages.append(stage)
       previous = stage.activation.descriptor
       height = geometry.outputHeight

@@ -1,13 +1,12 @@
 import CDNNL
 
-/// One convolution of `MobileNetV1Trainable` with its own batch norm and ReLU6, unfused, and
-/// the memories its backward pass reads.
+/// One convolution of `MobileNetV1Trainable` with its own batch norm and ReLU6 (one fused
+/// kernel, `BatchNormalizationReLU6`), and the memories its backward pass reads.
 ///
 ///   source        [N, I, H, W]    the previous stage's activation (reordered if the
 ///                                 convolution chose another layout)
 ///   convolution   [N, O, OH, OW]  kept: the batch norm backward reads it
-///   activation    [N, O, OH, OW]  batch norm output, then ReLU6 in place; kept: the next
-///                                 convolution reads it, and ReLU6's backward mask is 0 < y < 6
+///   activation    [N, O, OH, OW]  batch norm then ReLU6; kept: the next convolution reads it
 ///   batchMean, batchVariance [O]  this batch's statistics, kept for the backward pass
 ///   gamma, beta   [O]             trained in every mode but head; moving statistics in Swift
 ///
@@ -15,8 +14,7 @@ import CDNNL
 final class MobileNetV1TrainingStage {
   let layer: MobileNetV1Layer
   let convolution: Convolution
-  let batchNorm: BatchNormalization
-  let relu6: ReLU6
+  let normalization: BatchNormalizationReLU6
   /// The previous stage's activation (or the input) converted into the convolution's layout.
   let sourceReorder: Reorder?
   /// The reverse conversion of the source's diff, back into the previous activation's layout.
@@ -59,7 +57,7 @@ final class MobileNetV1TrainingStage {
   var channelCount: Int { layer.outputChannels }
 
   var primitives: [Primitive] {
-    convolution.primitives + batchNorm.primitives + relu6.primitives
+    convolution.primitives
       + (sourceReorder?.primitives ?? []) + (diffSourceReorder?.primitives ?? [])
       + (dataWeightsReorder?.primitives ?? [])
   }
@@ -67,7 +65,7 @@ final class MobileNetV1TrainingStage {
   /// Builds the stage reading `previous` (the previous activation or the network input).
   init(
     layer: MobileNetV1Layer, geometry: ConvolutionGeometry, previous: MemoryDescriptor,
-    trainsWeights: Bool, engine: CPUEngine
+    trainsWeights: Bool, threads: Int, engine: CPUEngine
   ) throws {
     self.layer = layer
     self.trainsWeights = trainsWeights
@@ -92,12 +90,9 @@ final class MobileNetV1TrainingStage {
         descriptor: convolution.sourceDescriptor, engine: engine, borrowing: nil, layer: name)
     }
     let outputLayout = convolution.destinationDescriptor
-    batchNorm = try BatchNormalization(
-      dataLayout: outputLayout, epsilon: Float(MobileNetV1.batchNormEpsilon),
-      propagation: .training, engine: engine, name: name + "/BatchNorm")
-    relu6 = try ReLU6(
-      dataLayout: outputLayout, propagation: .training, backwardReadsDestination: true,
-      engine: engine, name: name + "/Relu6")
+    normalization = try BatchNormalizationReLU6(
+      dataLayout: outputLayout, epsilon: Float(MobileNetV1.batchNormEpsilon), threads: threads,
+      name: name + "/BatchNorm")
     weights = try Memory(descriptor: convolution.weightsDescriptor, engine: engine, layer: name)
     if convolution.backwardDataWeightsDescriptor.isSameLayout(as: convolution.weightsDescriptor) {
       dataWeights = weights
@@ -142,7 +137,7 @@ final class MobileNetV1TrainingStage {
   }
 
   /// Forward in training mode: reorder the input if needed, convolve, normalise with the
-  /// batch's statistics, clip to [0, 6] in place. `previous` is the previous activation.
+  /// batch's statistics and clip to [0, 6]. `previous` is the previous activation.
   func forward(previous: Memory, engine: CPUEngine) throws {
     if let sourceReorder {
       try sourceReorder.forward(source: previous, destination: source, engine: engine)
@@ -152,10 +147,9 @@ final class MobileNetV1TrainingStage {
     try convolution.forward(
       source: source, weights: weights, bias: bias, destination: convolutionOutput,
       engine: engine)
-    try batchNorm.forwardTraining(
+    try normalization.forward(
       source: convolutionOutput, scale: gamma, shift: beta, destination: activation,
       batchMean: batchMean, batchVariance: batchVariance, engine: engine)
-    try relu6.forward(source: activation, destination: activation, engine: engine)
   }
 
   /// Folds this batch's statistics into the moving ones (after the stream has finished).
@@ -169,14 +163,11 @@ final class MobileNetV1TrainingStage {
     }
   }
 
-  /// Backward from the activation's diff (in buffer A, overwritten): ReLU6 mask in place,
-  /// batch norm backward into buffer B (diff gamma, beta), weight gradients when trained, and
+  /// Backward from the activation's diff (in buffer A): ReLU6 and batch norm backward into
+  /// buffer B (diff gamma, beta), weight gradients when trained, and
   /// the source's diff into buffer A (or C, reordered into A) when `propagatesToSource`.
   func backward(propagatesToSource: Bool, engine: CPUEngine) throws {
-    try relu6.backward(
-      source: activation, diffDestination: diffActivation, diffSource: diffActivation,
-      engine: engine)
-    try batchNorm.backward(
+    try normalization.backward(
       source: convolutionOutput, batchMean: batchMean, batchVariance: batchVariance,
       scale: gamma, shift: beta, diffDestination: diffActivation,
       diffSource: diffConvolutionOutput, diffScale: diffGamma, diffShift: diffBeta,

@@ -4,8 +4,9 @@ import CDNNL
 ///
 ///   source, destination  same shape and layout
 ///
-/// Convolutions fuse it as a post-op for inference; this standalone layer is for training
-/// (its backward reads the forward source) and for testing the fusion.
+/// Convolutions fuse it as a post-op for inference and training fuses it with batch norm
+/// (`BatchNormalizationReLU6`); this standalone layer is the reference both fusions are tested
+/// against.
 public final class ReLU6: ScratchpadUser {
   /// Layer name for errors.
   public let name: String

@@ -1,0 +1,104 @@
+import DropnetKernels
+
+/// Batch normalization with the batch's statistics followed by ReLU6, fused in one
+/// hand-written kernel (`DropnetKernels`): what every MobileNet layer does after its
+/// convolution when fine-tuning, and what oneDNN 2.6 cannot fuse in training.
+///
+///   source x        [N, C, H, W]  the convolution's output; the backward pass reads it again
+///   destination z   [N, C, H, W]  min(max(gamma * (x - mean_B) / sqrt(var_B + eps) + beta, 0), 6)
+///   batchMean, batchVariance [C]  the batch's mean and biased variance (moving statistics)
+///   scale, shift    [C]           gamma and beta
+///
+/// Both passes are memory-bound: forward reads x twice and writes z; backward reads x and dz
+/// twice and writes dx, recomputing ReLU6's mask from x (0 < y < 6) instead of reading z.
+/// Unfused oneDNN batch norm + ReLU6 move about 1.75x the bytes. Layouts: nChw8c and nChw16c
+/// (what oneDNN picks for training convolutions), NCHW and NHWC, without channel padding.
+public final class BatchNormalizationReLU6 {
+  /// Layer name for errors.
+  public let name: String
+  /// Added to the variance before the square root; TF-slim MobileNet uses 0.001.
+  public let epsilon: Float
+  /// Threads of the OpenMP pool the kernel uses (oneDNN's pool).
+  public let threads: Int
+  /// Layout of source, destination and their diffs.
+  public let dataLayout: MemoryDescriptor
+  private var shape: dnk_blocked_shape
+
+  /// Prepares the layer for one data layout.
+  /// - Throws: `EngineError` `.invalidConfiguration` for a layout the kernel does not read
+  ///   (channel padding, or blocking other than by channels).
+  public init(dataLayout: MemoryDescriptor, epsilon: Float, threads: Int, name: String) throws {
+    guard let block = dataLayout.channelBlock, threads >= 1, epsilon >= 0 else {
+      throw EngineError(
+        code: .invalidConfiguration, layer: name,
+        message: "fused batch norm + ReLU6 reads NCHW, NHWC or channel-blocked layouts "
+          + "without padding, with at least one thread; got \(dataLayout.dimensions) "
+          + "(unsupported layout or channels not a multiple of the block), \(threads) threads")
+    }
+    self.name = name
+    self.epsilon = epsilon
+    self.threads = threads
+    self.dataLayout = dataLayout
+    let dims = dataLayout.dimensions
+    shape = dnk_blocked_shape(
+      batch: Int64(dims[0]), channels: Int64(dims[1]), spatial: Int64(dims[2] * dims[3]),
+      block: Int64(block))
+  }
+
+  /// Normalises with the batch's statistics (written to `batchMean`, `batchVariance`) and
+  /// clips to [0, 6]. `destination` must not be `source`: the backward pass reads the source.
+  public func forward(
+    source: Memory, scale: Memory, shift: Memory, destination: Memory, batchMean: Memory,
+    batchVariance: Memory, engine: CPUEngine
+  ) throws {
+    try checkLayouts(source, destination)
+    // The stream is in order and runs on this thread's OpenMP pool; waiting makes the
+    // hand-off from oneDNN's last primitive explicit.
+    try engine.wait()
+    let status = dnk_batch_norm_relu6_forward(
+      &shape, floats(source), floats(scale), floats(shift), epsilon, floats(batchMean),
+      floats(batchVariance), floats(destination), Int32(threads))
+    try check(status, "forward")
+  }
+
+  /// From the diff of the destination: diff scale = sum g * x^, diff shift = sum g, and
+  /// diff source = scale / sqrt(var + eps) * (g - diff shift / m - x^ * diff scale / m), where
+  /// g is the destination's diff where 0 < y < 6 (else 0), x^ the normalised source and
+  /// m = N * H * W. `diffSource` may be `diffDestination`.
+  public func backward(
+    source: Memory, batchMean: Memory, batchVariance: Memory, scale: Memory, shift: Memory,
+    diffDestination: Memory, diffSource: Memory, diffScale: Memory, diffShift: Memory,
+    engine: CPUEngine
+  ) throws {
+    try checkLayouts(source, diffDestination, diffSource)
+    try engine.wait()
+    let status = dnk_batch_norm_relu6_backward(
+      &shape, floats(source), floats(diffDestination), floats(scale), floats(shift),
+      floats(batchMean), floats(batchVariance), epsilon, floats(diffSource),
+      floats(diffScale), floats(diffShift), Int32(threads))
+    try check(status, "backward")
+  }
+
+  private func checkLayouts(_ memories: Memory...) throws {
+    for memory in memories where !memory.descriptor.isSameLayout(as: dataLayout) {
+      throw EngineError(
+        code: .invalidInput, layer: name,
+        message: "a \(memory.descriptor.dimensions) memory in another layout than the layer's "
+          + "\(dataLayout.dimensions); reorder it first")
+    }
+  }
+
+  private func floats(_ memory: Memory) -> UnsafeMutablePointer<Float>? {
+    memory.dataHandle?.assumingMemoryBound(to: Float.self)
+  }
+
+  private func check(_ status: dnk_status, _ pass: String) throws {
+    guard status != DNK_OK else { return }
+    throw EngineError(
+      code: .invalidInput, layer: name, status: Int32(status.rawValue),
+      message: status == DNK_ERROR_MEMORY
+        ? "fused batch norm + ReLU6 \(pass): out of memory for \(shape.channels) channels"
+        : "fused batch norm + ReLU6 \(pass): a buffer is missing or aliased (status "
+          + "\(status.rawValue))")
+  }
+}
