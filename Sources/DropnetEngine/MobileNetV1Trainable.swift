@@ -22,8 +22,10 @@ import CDNNL
 /// variance, updated by each training forward. Optimiser: SGD with momentum as Keras
 /// (`v = momentum * v - lr * g; p += v`), weight decay optional on convolution weights.
 ///
-/// Memory per 224x224 image: two kept tensors per layer (~40 MB) plus three shared diff
-/// buffers of the largest activation. Not thread-safe: one step at a time.
+/// Memory per 224x224 image: each layer's convolution output (~20 MB in all), the activations
+/// of layers whose next convolution trains (up to as much again in `all` mode), one shared
+/// activation and three shared diff buffers of the largest activation. Not thread-safe: one
+/// step at a time.
 public final class MobileNetV1Trainable {
   /// Keras' BatchNormalization momentum: moving = 0.99 * moving + 0.01 * batch.
   public static let batchNormMomentum: Float = 0.99
@@ -56,6 +58,8 @@ public final class MobileNetV1Trainable {
   private let diffFeatures: Memory
   /// Diff buffers: A holds activation diffs, B convolution-output diffs, C reordered sources.
   private let diffBuffers: [UnsafeMutableRawPointer]
+  /// The activations no backward pass reads (see `MobileNetV1TrainingStage.keepsActivation`).
+  private let sharedActivation: UnsafeMutableRawPointer
   private let scratchpad: UnsafeMutableRawPointer
   private var hasForwardPass = false
 
@@ -108,9 +112,11 @@ public final class MobileNetV1Trainable {
         batchSize: batchSize, inputChannels: layer.inputChannels,
         outputChannels: layer.outputChannels, inputHeight: height, inputWidth: width,
         kernelSize: layer.kernelSize, stride: layer.stride, groups: layer.groups)
+      // An activation is needed again only by the weight gradient of the next convolution.
       let stage = try MobileNetV1TrainingStage(
         layer: layer, geometry: geometry, previous: previous,
-        trainsWeights: index >= firstTrained, threads: threads, engine: engine)
+        trainsWeights: index >= firstTrained, keepsActivation: index + 1 >= firstTrained,
+        threads: threads, engine: engine)
       stages.append(stage)
       previous = stage.activation.descriptor
       height = geometry.outputHeight
@@ -151,6 +157,17 @@ public final class MobileNetV1Trainable {
     diffBuffers = [largestActivation, largestActivation, max(largestReordered, alignment)].map {
       UnsafeMutableRawPointer.allocate(byteCount: $0, alignment: alignment)
     }
+    // Activations the backward pass does not read share one buffer: each is read by the next
+    // convolution (or the pooling) before the next stage's batch norm overwrites it.
+    let largestShared =
+      stages.filter { !$0.keepsActivation }.map {
+        $0.activation.descriptor.byteCount
+      }.max() ?? 0
+    sharedActivation = UnsafeMutableRawPointer.allocate(
+      byteCount: max(largestShared, alignment), alignment: alignment)
+    for stage in stages where !stage.keepsActivation {
+      try stage.activation.setDataHandle(sharedActivation)
+    }
     var primitives = stages.flatMap(\.primitives) + pooling.primitives
     primitives += (featuresReorder?.primitives ?? []) + (diffFeaturesReorder?.primitives ?? [])
     scratchpad = UnsafeMutableRawPointer.allocate(
@@ -172,6 +189,7 @@ public final class MobileNetV1Trainable {
 
   deinit {
     for buffer in diffBuffers { buffer.deallocate() }
+    sharedActivation.deallocate()
     scratchpad.deallocate()
   }
 
@@ -472,12 +490,16 @@ public final class MobileNetV1Trainable {
     return names
   }
 
-  /// Bytes of the kept activations and diff buffers (what grows with the batch).
+  /// Bytes of the kept activations, the shared activation and the diff buffers (what grows
+  /// with the batch).
   public var activationByteCount: Int {
-    stages.map {
-      $0.convolutionOutput.descriptor.byteCount + $0.activation.descriptor.byteCount
+    let kept = stages.map {
+      $0.convolutionOutput.descriptor.byteCount
+        + ($0.keepsActivation ? $0.activation.descriptor.byteCount : 0)
         + ($0.sourceReorder == nil ? 0 : $0.source.descriptor.byteCount)
-    }.reduce(0, +) + 2 * stages.map { $0.activation.descriptor.byteCount }.max()!
-      + input.descriptor.byteCount
+    }.reduce(0, +)
+    let largest = stages.map { $0.activation.descriptor.byteCount }.max()!
+    let shared = stages.contains { !$0.keepsActivation } ? largest : 0
+    return kept + shared + 2 * largest + input.descriptor.byteCount
   }
 }

@@ -6,7 +6,9 @@ import CDNNL
 ///   source        [N, I, H, W]    the previous stage's activation (reordered if the
 ///                                 convolution chose another layout)
 ///   convolution   [N, O, OH, OW]  kept: the batch norm backward reads it
-///   activation    [N, O, OH, OW]  batch norm then ReLU6; kept: the next convolution reads it
+///   activation    [N, O, OH, OW]  batch norm then ReLU6, the next convolution's source; kept
+///                                 only when that convolution trains its weights (their
+///                                 gradient reads it), else in a buffer the stages share
 ///   batchMean, batchVariance [O]  this batch's statistics, kept for the backward pass
 ///   gamma, beta   [O]             trained in every mode but head; moving statistics in Swift
 ///
@@ -31,6 +33,8 @@ final class MobileNetV1TrainingStage {
   let bias: Memory
   let convolutionOutput: Memory
   let activation: Memory
+  /// Whether `activation` has its own buffer (else the network points it at a shared one).
+  let keepsActivation: Bool
   let batchMean: Memory
   let batchVariance: Memory
   let gamma: Memory
@@ -65,7 +69,7 @@ final class MobileNetV1TrainingStage {
   /// Builds the stage reading `previous` (the previous activation or the network input).
   init(
     layer: MobileNetV1Layer, geometry: ConvolutionGeometry, previous: MemoryDescriptor,
-    trainsWeights: Bool, threads: Int, engine: CPUEngine
+    trainsWeights: Bool, keepsActivation: Bool, threads: Int, engine: CPUEngine
   ) throws {
     self.layer = layer
     self.trainsWeights = trainsWeights
@@ -107,7 +111,11 @@ final class MobileNetV1TrainingStage {
     bias = try Memory(descriptor: convolution.biasDescriptor, engine: engine, layer: name)
     try bias.write([Float](repeating: 0, count: layer.outputChannels))
     convolutionOutput = try Memory(descriptor: outputLayout, engine: engine, layer: name)
-    activation = try Memory(descriptor: outputLayout, engine: engine, layer: name)
+    activation =
+      keepsActivation
+      ? try Memory(descriptor: outputLayout, engine: engine, layer: name)
+      : try Memory(descriptor: outputLayout, engine: engine, borrowing: nil, layer: name)
+    self.keepsActivation = keepsActivation
     let channels = try MemoryDescriptor.plain([layer.outputChannels], layer: name)
     batchMean = try Memory(descriptor: channels, engine: engine, layer: name)
     batchVariance = try Memory(descriptor: channels, engine: engine, layer: name)
