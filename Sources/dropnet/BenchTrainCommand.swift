@@ -16,6 +16,11 @@ struct BenchTrainCommand: ParsableCommand {
       step). `head` times the head alone on cached features. Reports images/s, the process's
       resident memory after each configuration and its peak, and the load average, since on
       2 cores any other busy process slows every figure.
+
+      Then it times whole `dropnet train` runs with default settings (`--run-modes`, default
+      head, the default mode) on a state folder (`--run-state`, default the bundled example's
+      examples/generated/state when it exists): wall time, feature and training time from
+      the run's report.json, validation accuracy, and the run's peak resident memory.
       """
   )
 
@@ -34,8 +39,32 @@ struct BenchTrainCommand: ParsableCommand {
   @Option(name: .long, help: "Base weights (default: the imported ImageNet weights).")
   var weights: String?
 
+  @Option(
+    name: .long,
+    help:
+      "State folder for whole default `dropnet train` runs (default: examples/generated/state if present)."
+  )
+  var runState: String?
+
+  @Option(
+    name: .long, parsing: .upToNextOption,
+    help: "--fine-tune modes of the whole runs (none: skip them).")
+  var runModes: [String] = ["head"]
+
   @Flag(name: .long, help: "Print JSON instead of a table.")
   var json = false
+
+  /// One whole `dropnet train` run with default settings.
+  struct WholeRun: Codable {
+    var mode: String
+    var seconds: Double
+    var featureSeconds: Double
+    var trainingSeconds: Double
+    var epochs: Int
+    var validationAccuracy: Double?
+    /// The run's peak resident memory (its VmHWM, sampled while it runs).
+    var peakResidentMegabytes: Double
+  }
 
   struct Measurement: Codable {
     var mode: String
@@ -50,11 +79,15 @@ struct BenchTrainCommand: ParsableCommand {
   struct Result: Codable {
     var measurements: [Measurement]
     var peakResidentMegabytes: Double
+    var wholeRuns: [WholeRun]
   }
 
   func validate() throws {
     for mode in modes where FineTuneMode(mode) == nil {
       throw ValidationError("--modes: \(mode) is not head, bn, top:K (K 1-13) or all")
+    }
+    for mode in runModes where FineTuneMode(mode) == nil && mode != "none" {
+      throw ValidationError("--run-modes: \(mode) is not head, bn, top:K (K 1-13), all or none")
     }
     if batch.contains(where: { $0 < 2 }) { throw ValidationError("--batch sizes must be >= 2") }
     if threads.contains(where: { $0 < 1 }) { throw ValidationError("--threads must be >= 1") }
@@ -111,9 +144,11 @@ struct BenchTrainCommand: ParsableCommand {
         }
       }
     }
+    let peak = ProcessMemory.peakResidentMegabytes()
+    let wholeRuns = try timeWholeRuns(terminal: terminal)
     terminal.clearProgress()
     let result = Result(
-      measurements: measurements, peakResidentMegabytes: ProcessMemory.peakResidentMegabytes())
+      measurements: measurements, peakResidentMegabytes: peak, wholeRuns: wholeRuns)
     if json {
       let encoder = JSONEncoder()
       encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -131,6 +166,80 @@ struct BenchTrainCommand: ParsableCommand {
           ]
         }))
     print(String(format: "\npeak RSS: %.0f MB", result.peakResidentMegabytes))
+    guard !wholeRuns.isEmpty else { return }
+    print("\nwhole default `dropnet train` runs:")
+    print(
+      Terminal.table(
+        header: ["mode", "seconds", "features s", "training s", "epochs", "val acc", "peak MB"],
+        rows: wholeRuns.map {
+          [
+            $0.mode, String(format: "%.1f", $0.seconds), String(format: "%.1f", $0.featureSeconds),
+            String(format: "%.1f", $0.trainingSeconds), "\($0.epochs)",
+            $0.validationAccuracy.map { String(format: "%.3f", $0) } ?? "-",
+            String(format: "%.0f", $0.peakResidentMegabytes),
+          ]
+        }))
+  }
+
+  /// Runs `dropnet train` (this executable) once per `--run-modes` mode with default settings
+  /// into a temporary run folder, and reads the run's report.json.
+  private func timeWholeRuns(terminal: Terminal) throws -> [WholeRun] {
+    guard !runModes.contains("none") else { return [] }
+    let state =
+      runState
+      ?? FileManager.default.currentDirectoryPath + "/examples/generated/state"
+    guard FileManager.default.fileExists(atPath: state + "/manifest.json") else {
+      if runState != nil {
+        throw ValidationError("--run-state \(state) has no manifest.json: run dropnet extract")
+      }
+      terminal.note("no examples/generated/state here: whole runs skipped (see --run-state)")
+      return []
+    }
+    let scratch = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "dropnet-bench-\(getpid())")
+    defer { try? FileManager.default.removeItem(at: scratch) }
+    var runs: [WholeRun] = []
+    for mode in runModes {
+      terminal.progress("bench train: a whole default `dropnet train --fine-tune \(mode)`...")
+      let runFolder = scratch.appendingPathComponent(mode.replacingOccurrences(of: ":", with: "-"))
+      try FileManager.default.createDirectory(at: runFolder, withIntermediateDirectories: true)
+      let log = runFolder.appendingPathComponent("train.log")
+      _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+      let output = try FileHandle(forWritingTo: log)
+      defer { try? output.close() }
+      let process = Process()
+      process.executableURL = URL(fileURLWithPath: "/proc/self/exe")
+      process.arguments = ["train", "--state", state, "--run", runFolder.path, "--fine-tune", mode]
+      process.standardOutput = output
+      process.standardError = output
+      let started = DispatchTime.now().uptimeNanoseconds
+      try process.run()
+      // getrusage's children maximum would include this process's own memory (a child
+      // starts as a copy), so the child's high-water mark is read while it runs.
+      var peakKilobytes = 0
+      while process.isRunning {
+        peakKilobytes = max(peakKilobytes, Self.highWaterKilobytes(of: process.processIdentifier))
+        usleep(50_000)
+      }
+      process.waitUntilExit()
+      let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+      guard process.terminationStatus == 0 else {
+        let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+        throw ValidationError(
+          "dropnet train --fine-tune \(mode) failed (status \(process.terminationStatus)):\n\(text)"
+        )
+      }
+      let report = try JSONDecoder().decode(
+        TrainingReport.self,
+        from: Data(contentsOf: runFolder.appendingPathComponent("report.json")))
+      runs.append(
+        WholeRun(
+          mode: mode, seconds: seconds, featureSeconds: report.timings.features,
+          trainingSeconds: report.timings.training, epochs: report.timings.epochs.count,
+          validationAccuracy: report.validationAccuracy,
+          peakResidentMegabytes: Double(peakKilobytes) / 1024))
+    }
+    return runs
   }
 
   /// Seconds per step: one untimed warm-up step, then the mean of `steps` timed ones.
@@ -148,6 +257,15 @@ struct BenchTrainCommand: ParsableCommand {
       mode: mode, batchSize: batchSize, threads: threads,
       imagesPerSecond: Double(batchSize) / seconds, secondsPerStep: seconds,
       residentMegabytes: ProcessMemory.residentMegabytes(), loadAverage: Self.loadAverage())
+  }
+
+  /// VmHWM of a running process, in kB (0 once it has gone).
+  static func highWaterKilobytes(of pid: Int32) -> Int {
+    guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+      let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+      let value = line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first
+    else { return 0 }
+    return Int(value) ?? 0
   }
 
   /// The 1-minute load average (other processes competing for the cores).
