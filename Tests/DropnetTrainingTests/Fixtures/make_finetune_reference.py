@@ -7,6 +7,8 @@ small head and synthetic images made by formula.
     env -u OPENBLAS_CORETYPE python3 Tests/DropnetTrainingTests/Fixtures/make_finetune_reference.py
 
 Writes finetune_reference.json beside this script (committed; TensorFlow 2.21 / Keras 3).
+Each run is made twice: in float32 (what dropnet computes in) and in float64, so the test can
+also measure how far each float32 implementation is from exact arithmetic.
 
 The network is built layer by layer (Conv2D / DepthwiseConv2D without bias, 'same' padding,
 BatchNormalization(epsilon=1e-3, momentum=0.99), ReLU(6)), global average pooling, then the
@@ -186,12 +188,14 @@ def named_variables(model):
     return names
 
 
-def run(trained_convolutions, recorded):
+def run(trained_convolutions, recorded, floatx="float32"):
+    keras.config.set_floatx(floatx)
+    keras.config.set_dtype_policy(floatx)
     model = build(trained_convolutions)
     variables = named_variables(model)
-    inputs = images()
+    inputs = images().astype(floatx)
     labels = tf.constant(LABELS)
-    weights = tf.gather(tf.constant(CLASS_WEIGHTS, tf.float32), labels)
+    weights = tf.gather(tf.constant(CLASS_WEIGHTS, floatx), labels)
     optimizer = keras.optimizers.SGD(learning_rate=LEARNING_RATE, momentum=MOMENTUM)
     losses = []
     for _ in range(STEPS):
@@ -243,6 +247,10 @@ def main():
         "headNames": HEAD_NAMES,
         "runs": [run(0, bn_recorded), run(4, top_recorded)],
     }
+    for recorded_run, recorded in zip(fixture["runs"], (bn_recorded, top_recorded)):
+        exact = run(recorded_run["trainedConvolutions"], recorded, floatx="float64")
+        recorded_run["losses64"] = exact["losses"]
+        recorded_run["tensors64"] = exact["tensors"]
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "finetune_reference.json")
     with open(path, "w") as handle:
         json.dump(fixture, handle, indent=1)
