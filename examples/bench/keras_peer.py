@@ -6,10 +6,15 @@ ImageNet weights from the same frozen graph dropnet imports (examples/weights/
 mobilenet_v1_imagenet.pb, from examples/fetch-weights.sh), checks that the Keras model
 reproduces the frozen graph on a reference photo, then times model.predict at batch 16 with
 2 threads and prints images/s. `--graph` times the frozen graph itself (a TF session) instead.
+`--train bn|head` times the seed's training step instead (`dropnet bench train`'s peer): the
+base without its classifier, global average pooling, Dense(256, relu), BatchNormalization,
+Dropout(0.5), Dense(4, softmax), SGD(1e-3, momentum 0.9); `bn` trains every batch norm of the
+base in batch-statistics mode (convolutions frozen), `head` freezes the whole base.
 
 Not part of CI. Needs: pip install tensorflow-cpu==2.21.0
 Usage, from the package root:
     python3 examples/bench/keras_peer.py [--batches 10] [--threads 2] [--graph]
+    python3 examples/bench/keras_peer.py --train bn --batch 32 [--batches 5]
 """
 import argparse
 import os
@@ -67,6 +72,26 @@ def keras_model(constants):
     return model
 
 
+def training_step(constants, mode, batch_size):
+    """The seed's model and optimiser; returns a function that runs one SGD step."""
+    base = keras_model(constants)
+    features = base.get_layer("conv_pw_13_relu").output
+    x = tf.keras.layers.GlobalAveragePooling2D()(features)
+    x = tf.keras.layers.Dense(256, activation="relu")(x)
+    x = tf.keras.layers.BatchNormalization()(x)
+    x = tf.keras.layers.Dropout(0.5)(x)
+    outputs = tf.keras.layers.Dense(4, activation="softmax")(x)
+    model = tf.keras.Model(base.input, outputs)
+    for layer in base.layers:
+        is_batch_norm = isinstance(layer, tf.keras.layers.BatchNormalization)
+        layer.trainable = mode == "bn" and is_batch_norm
+    model.compile(
+        optimizer=tf.keras.optimizers.SGD(learning_rate=1e-3, momentum=0.9),
+        loss="sparse_categorical_crossentropy")
+    labels = np.arange(batch_size) % 4
+    return lambda x: model.train_on_batch(x, labels)
+
+
 def graph_runner(graph_def, threads):
     graph = tf.Graph()
     with graph.as_default():
@@ -82,9 +107,11 @@ def graph_runner(graph_def, threads):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batches", type=int, default=10, help="timed batches of 16")
+    parser.add_argument("--batches", type=int, default=10, help="timed batches")
     parser.add_argument("--threads", type=int, default=2, help="TF intra-op threads")
     parser.add_argument("--graph", action="store_true", help="time the frozen graph instead")
+    parser.add_argument("--train", choices=["bn", "head"], help="time a training step instead")
+    parser.add_argument("--batch", type=int, default=BATCH, help="images per batch")
     arguments = parser.parse_args()
     if not os.path.exists(GRAPH):
         raise SystemExit(f"{GRAPH} is missing: run examples/fetch-weights.sh first")
@@ -97,7 +124,10 @@ def main():
     photo = (photo.astype(np.float32) - np.float32(127.5)) / np.float32(127.5)
     reference = run_graph(photo)
 
-    if arguments.graph:
+    if arguments.train:
+        name = f"Keras training step, --fine-tune {arguments.train} (train_on_batch)"
+        predict = training_step(constants, arguments.train, arguments.batch)
+    elif arguments.graph:
         name, predict = "frozen graph (tf.compat.v1.Session.run)", run_graph
     else:
         model = keras_model(constants)
@@ -110,16 +140,16 @@ def main():
     print(f"top-1 on coffee.rgb: class {int(reference.argmax())} (968 = espresso)")
 
     rng = np.random.default_rng(0)
-    batch = rng.uniform(-1, 1, size=(BATCH, SIZE, SIZE, 3)).astype(np.float32)
+    batch = rng.uniform(-1, 1, size=(arguments.batch, SIZE, SIZE, 3)).astype(np.float32)
     for _ in range(2):  # warm-up: kernel selection, graph tracing
         predict(batch)
     start = time.perf_counter()
     for _ in range(arguments.batches):
         predict(batch)
     elapsed = time.perf_counter() - start
-    images = arguments.batches * BATCH
+    images = arguments.batches * arguments.batch
     print(
-        f"{name}, TF {tf.__version__}, batch {BATCH}, {arguments.threads} threads: "
+        f"{name}, TF {tf.__version__}, batch {arguments.batch}, {arguments.threads} threads: "
         f"{images / elapsed:.1f} images/s ({images} images in {elapsed:.2f} s)")
 
 
