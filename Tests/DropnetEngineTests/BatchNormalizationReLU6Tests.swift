@@ -262,14 +262,6 @@ final class BatchNormalizationReLU6Tests: XCTestCase {
   }
 
   private func numericalGradient(at point: [Double], _ loss: ([Double]) -> Double) -> [Double] {
-    var shifted = point
-    return point.indices.map { index in
-      shifted[index] = point[index] + step
-      let above = loss(shifted)
-      shifted[index] = point[index] - step
-      let below = loss(shifted)
-      shifted[index] = point[index]
-      return (above - below) / (2 * step)
-    }
+    ReferenceMath.centralDifferences(at: point, step: step, loss)
   }
 }

@@ -287,15 +287,7 @@ final class GradientTests: XCTestCase {
   }
 
   private func numericalGradient(at point: [Double], _ loss: ([Double]) -> Double) -> [Double] {
-    var shifted = point
-    return point.indices.map { index in
-      shifted[index] = point[index] + step
-      let above = loss(shifted)
-      shifted[index] = point[index] - step
-      let below = loss(shifted)
-      shifted[index] = point[index]
-      return (above - below) / (2 * step)
-    }
+    ReferenceMath.centralDifferences(at: point, step: step, loss)
   }
 
   private func dot(_ lhs: [Double], _ rhs: [Double]) -> Double {

@@ -3,6 +3,22 @@ import Foundation
 /// Naive Double-precision reference implementations (direct loops), independent of oneDNN, that
 /// the engine's layers are checked against. Layouts are plain row-major as named per function.
 enum ReferenceMath {
+  /// Central differences (loss(x + h e_i) - loss(x - h e_i)) / 2h for every i: the numerical
+  /// gradient the backward passes are checked against.
+  static func centralDifferences(
+    at point: [Double], step: Double, _ loss: ([Double]) -> Double
+  ) -> [Double] {
+    var shifted = point
+    return point.indices.map { index in
+      shifted[index] = point[index] + step
+      let above = loss(shifted)
+      shifted[index] = point[index] - step
+      let below = loss(shifted)
+      shifted[index] = point[index]
+      return (above - below) / (2 * step)
+    }
+  }
+
   /// Convolution over NCHW with weights [O, C/G, K, K] (the row-major view of GOIHW) and explicit
   /// padding; output NCHW.
   static func convolutionNCHW(
