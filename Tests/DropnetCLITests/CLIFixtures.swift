@@ -4,25 +4,6 @@ import XCTest
 
 /// Runs the `dropnet` executable built beside the test bundle.
 enum CLIFixtures {
-  static var executable: URL {
-    get throws {
-      let candidates = [
-        Bundle.main.bundleURL.deletingLastPathComponent(),
-        Bundle.main.bundleURL,
-        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent(),
-      ].map { $0.appendingPathComponent("dropnet") }
-      guard
-        let found = candidates.first(where: {
-          FileManager.default.isExecutableFile(atPath: $0.path)
-        })
-      else {
-        throw TestFiles.Missing(
-          "the dropnet executable is not built beside the tests; run `swift build` first")
-      }
-      return found
-    }
-  }
-
   /// A running process whose stdout and stderr are read line by line.
   struct Running {
     let process: Process
@@ -52,7 +33,7 @@ enum CLIFixtures {
   /// which sends stderr to the test's own stderr.
   static func start(_ arguments: [String], separateErrors: Bool = false) throws -> Running {
     let process = Process()
-    process.executableURL = try executable
+    process.executableURL = try DropnetExecutable.url()
     process.arguments = arguments
     let pipe = Pipe()
     process.standardOutput = pipe
@@ -70,47 +51,27 @@ enum CLIFixtures {
     return (running.process.terminationStatus, output)
   }
 
+  /// The bundled example movies (examples/generated/drop) extracted by `dropnet extract`
+  /// into `root/state`, `root` a new temporary folder; also the held-out photos' folder.
+  static func extractExamples(file: StaticString = #filePath, line: UInt = #line) throws -> (
+    heldOut: URL, root: URL, state: URL
+  ) {
+    let examples = TestFiles.packageRoot.appendingPathComponent("examples/generated")
+    let heldOut = examples.appendingPathComponent("heldout")
+    guard FileManager.default.fileExists(atPath: heldOut.path) else {
+      throw TestFiles.Missing("no example data: run examples/make-examples.sh")
+    }
+    let root = try TestFiles.temporaryFolder()
+    let state = root.appendingPathComponent("state")
+    let extract = try run([
+      "extract", "--drop", examples.appendingPathComponent("drop").path, "--state", state.path,
+    ])
+    XCTAssertEqual(extract.status, 0, extract.output, file: file, line: line)
+    return (heldOut, root, state)
+  }
+
   static func manifest(_ state: URL) throws -> [String: Any] {
     let data = try Data(contentsOf: state.appendingPathComponent("manifest.json"))
     return try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any])
-  }
-
-  /// The real ImageNet weights, imported once per test process with the CLI.
-  private static let imported = Result { try importCheckpoint() }
-
-  static func importedCheckpoint() throws -> URL { try imported.get() }
-
-  private static func importCheckpoint() throws -> URL {
-    let graph = TestFiles.packageRoot.appendingPathComponent(
-      "examples/weights/mobilenet_v1_imagenet.pb")
-    guard FileManager.default.fileExists(atPath: graph.path) else {
-      throw TestFiles.Missing(
-        "missing \(graph.path): run examples/fetch-weights.sh (Tests/run-tests.sh does)")
-    }
-    let out = try TestFiles.temporaryFolder().appendingPathComponent("imagenet.safetensors")
-    let result = try CLIFixtures.run(["weights", "import", graph.path, "--out", out.path])
-    guard result.status == 0, result.output.contains("imported 137 tensors") else {
-      throw TestFiles.Missing("weights import failed: \(result.output)")
-    }
-    return out
-  }
-
-  /// Runs python3 with `arguments` (for coremltools checks), quietly: TensorFlow's start-up
-  /// chatter off, and OPENBLAS_CORETYPE unset (NumPy's own OpenBLAS dies on it here).
-  static func runPython(_ arguments: [String]) throws -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3"] + arguments
-    var environment = ProcessInfo.processInfo.environment
-    environment["TF_CPP_MIN_LOG_LEVEL"] = "3"
-    environment["OPENBLAS_CORETYPE"] = nil
-    process.environment = environment
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let output = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: output, as: UTF8.self))
   }
 }

@@ -7,7 +7,7 @@ final class ExportCommandTests: XCTestCase {
   func testExportWritesModelAndSummaryAndCountsVersionsUp() throws {
     let out = try TestFiles.temporaryFolder().appendingPathComponent("models")
     let arguments = [
-      "export", "--checkpoint", try CLIFixtures.importedCheckpoint().path, "--out", out.path,
+      "export", "--checkpoint", try DropnetExecutable.imageNetWeights().path, "--out", out.path,
       "--name", "ImageNet",
     ]
     let first = try CLIFixtures.run(arguments)
@@ -30,7 +30,7 @@ final class ExportCommandTests: XCTestCase {
     let file = try TestFiles.temporaryFolder().appendingPathComponent("not-a-folder")
     try Data("x".utf8).write(to: file)
     let result = try CLIFixtures.run([
-      "export", "--checkpoint", try CLIFixtures.importedCheckpoint().path, "--out", file.path,
+      "export", "--checkpoint", try DropnetExecutable.imageNetWeights().path, "--out", file.path,
     ])
     XCTAssertEqual(result.status, 2, result.output)
     XCTAssertTrue(result.output.contains("not-a-folder"), result.output)

@@ -7,19 +7,9 @@ import XCTest
 /// trained base. Accuracy per mode is measured with release builds (see the README).
 final class FineTuneCommandTests: XCTestCase {
   func testBatchNormFineTuningWritesAPredictableCheckpoint() throws {
-    let examples = TestFiles.packageRoot.appendingPathComponent("examples/generated")
-    let heldOut = examples.appendingPathComponent("heldout")
-    guard FileManager.default.fileExists(atPath: heldOut.path) else {
-      throw TestFiles.Missing("no example data: run examples/make-examples.sh")
-    }
-    let root = try TestFiles.temporaryFolder()
-    let state = root.appendingPathComponent("state")
+    let (heldOut, root, state) = try CLIFixtures.extractExamples()
     let run = root.appendingPathComponent("run")
-    let extract = try CLIFixtures.run([
-      "extract", "--drop", examples.appendingPathComponent("drop").path, "--state", state.path,
-    ])
-    XCTAssertEqual(extract.status, 0, extract.output)
-    let weights = try CLIFixtures.importedCheckpoint()
+    let weights = try DropnetExecutable.imageNetWeights()
     let train = try CLIFixtures.run([
       "train", "--state", state.path, "--run", run.path, "--weights", weights.path,
       "--fine-tune", "bn", "--epochs", "2", "--max-frames-per-class", "4", "--batch-size", "4",

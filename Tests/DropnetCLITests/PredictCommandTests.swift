@@ -4,7 +4,7 @@ import XCTest
 
 /// `dropnet weights import` then `dropnet predict` on real photos nobody here made.
 final class PredictCommandTests: XCTestCase {
-  private func importedCheckpoint() throws -> URL { try CLIFixtures.importedCheckpoint() }
+  private func importedCheckpoint() throws -> URL { try DropnetExecutable.imageNetWeights() }
 
   private struct Prediction: Decodable {
     struct Scored: Decodable {

@@ -10,20 +10,10 @@ final class TrainCommandTests: XCTestCase {
   let minimumHeldOutAccuracy = 0.75
 
   func testExtractTrainPredictExportOnTheExampleMovies() throws {
-    let examples = TestFiles.packageRoot.appendingPathComponent("examples/generated")
-    let heldOut = examples.appendingPathComponent("heldout")
-    guard FileManager.default.fileExists(atPath: heldOut.path) else {
-      throw TestFiles.Missing("no example data: run examples/make-examples.sh")
-    }
-    let root = try TestFiles.temporaryFolder()
-    let state = root.appendingPathComponent("state")
+    let (heldOut, root, state) = try CLIFixtures.extractExamples()
     let run = root.appendingPathComponent("run")
-    let extract = try CLIFixtures.run([
-      "extract", "--drop", examples.appendingPathComponent("drop").path, "--state", state.path,
-    ])
-    XCTAssertEqual(extract.status, 0, extract.output)
 
-    let weights = try CLIFixtures.importedCheckpoint()
+    let weights = try DropnetExecutable.imageNetWeights()
     let train = try CLIFixtures.run([
       "train", "--state", state.path, "--run", run.path, "--weights", weights.path,
       "--epochs", "15", "--learning-rate", "0.003", "--max-frames-per-class", "40",
@@ -92,7 +82,7 @@ final class TrainCommandTests: XCTestCase {
     ])
     XCTAssertEqual(export.status, 0, export.output)
     XCTAssertTrue(export.output.contains("4 classes"), export.output)
-    let check = try CLIFixtures.runPython([
+    let check = try ChildProcess.python([
       TestFiles.packageRoot.appendingPathComponent("Tests/DropnetCoreMLTests/check_mlmodel.py")
         .path,
       models.appendingPathComponent("Example.mlmodel").path + ","

@@ -66,26 +66,11 @@ enum CoreMLTestSupport {
   static func runCoreMLTools(_ exports: [CheckedExport]) throws -> (status: Int32, output: String) {
     let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
       .appendingPathComponent("check_mlmodel.py")
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3", script.path] + exports.map(\.argument)
-    var environment = ProcessInfo.processInfo.environment
-    // coremltools imports TensorFlow when it is installed; keep its start-up chatter out.
-    environment["TF_CPP_MIN_LOG_LEVEL"] = "3"
-    // The test set-up may export OPENBLAS_CORETYPE=SkylakeX for Debian's OpenBLAS; NumPy's own
-    // OpenBLAS obeys it too and dies with SIGILL on CPUs without AVX-512. Let it detect the CPU.
-    environment["OPENBLAS_CORETYPE"] = nil
-    process.environment = environment
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let output = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    var text = String(decoding: output, as: UTF8.self)
-    if process.terminationReason == .uncaughtSignal {
-      text += "\n(check_mlmodel.py was killed by signal \(process.terminationStatus))"
+    let result = try ChildProcess.python([script.path] + exports.map(\.argument))
+    var text = result.output
+    if result.killedBySignal {
+      text += "\n(check_mlmodel.py was killed by signal \(result.status))"
     }
-    return (process.terminationStatus, text)
+    return (result.status, text)
   }
 }

@@ -265,16 +265,8 @@ final class DaemonServiceTests: XCTestCase {
   // MARK: Helpers
 
   func runCLI(_ arguments: [String]) throws -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = try ServiceHarness.executable()
-    process.arguments = arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let output = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+    let result = try DropnetExecutable.run(arguments)
+    return (result.status, result.output)
   }
 
   func runTool(_ path: String, _ arguments: [String]) throws -> Int32 {

@@ -57,11 +57,12 @@ final class ServiceHarness {
   /// The small, quick settings the tests run with (CI-sized), plus `extra` flags.
   func start(_ extra: [String] = []) throws {
     let process = Process()
-    process.executableURL = try Self.executable()
+    process.executableURL = try DropnetExecutable.url()
     process.arguments =
       [
         "serve", "--drop", drop.path, "--state", state.path, "--output", output.path,
-        "--weights", try Self.weights().path, "--settle", "300ms", "--debounce", "1s",
+        "--weights", try DropnetExecutable.imageNetWeights().path, "--settle", "300ms",
+        "--debounce", "1s",
         "--max-frames", "24", "--max-frames-per-class", "16", "--min-frames-per-class", "5",
         "--fast-epochs", "3", "--epochs-fresh", "3", "--threads", "2",
       ] + extra
@@ -154,48 +155,6 @@ final class ServiceHarness {
     }
     return url
   }
-
-  // MARK: Shared set-up
-
-  static func executable() throws -> URL {
-    let candidates = [
-      Bundle.main.bundleURL.deletingLastPathComponent(),
-      Bundle.main.bundleURL,
-      URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent(),
-    ].map { $0.appendingPathComponent("dropnet") }
-    guard
-      let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) })
-    else {
-      throw TestFiles.Missing(
-        "the dropnet executable is not built beside the tests; run `swift build`")
-    }
-    return found
-  }
-
-  private static let imported = Result { try importWeights() }
-
-  /// The ImageNet weights, imported once per test process with the CLI.
-  static func weights() throws -> URL { try imported.get() }
-
-  private static func importWeights() throws -> URL {
-    let graph = TestFiles.packageRoot.appendingPathComponent(
-      "examples/weights/mobilenet_v1_imagenet.pb")
-    guard FileManager.default.fileExists(atPath: graph.path) else {
-      throw TestFiles.Missing("missing \(graph.path): run examples/fetch-weights.sh")
-    }
-    let out = try TestFiles.temporaryFolder().appendingPathComponent("imagenet.safetensors")
-    let process = Process()
-    process.executableURL = try executable()
-    process.arguments = ["weights", "import", graph.path, "--out", out.path]
-    process.standardOutput = FileHandle.nullDevice
-    try process.run()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
-      throw TestFiles.Missing("dropnet weights import failed")
-    }
-    return out
-  }
-
 }
 
 /// Datagrams received, shared between the draining thread and the test.

@@ -123,14 +123,8 @@ final class BatchNormalizationReLU6Tests: XCTestCase {
     let diffDestination = random.uniform(source.count, in: -1...1)
 
     func normalized(_ x: [Double], _ g: [Double], _ b: [Double]) -> [Double] {
-      var mean = [Double](repeating: 0, count: channels)
-      var variance = [Double](repeating: 0, count: channels)
-      let count = Double(batchSize * spatial)
-      for index in x.indices { mean[(index / spatial) % channels] += x[index] / count }
-      for index in x.indices {
-        let c = (index / spatial) % channels
-        variance[c] += (x[index] - mean[c]) * (x[index] - mean[c]) / count
-      }
+      let (mean, variance) = ReferenceMath.batchStatisticsNCHW(
+        x, channels: channels, spatial: spatial)
       return ReferenceMath.batchNormNCHW(
         x, channels: channels, spatial: spatial, gamma: g, beta: b, mean: mean,
         variance: variance, epsilon: Double(epsilon))
@@ -197,18 +191,8 @@ final class BatchNormalizationReLU6Tests: XCTestCase {
       scale: harness.memory([Float](repeating: 1, count: 16), layout: parameters),
       shift: harness.memory([Float](repeating: 3, count: 16), layout: parameters),
       destination: z, batchMean: mean, batchVariance: variance, engine: harness.engine)
-    let spatial = 256
-    let count = Double(dims[0] * spatial)
-    var expectedMean = [Double](repeating: 0, count: 16)
-    var expectedVariance = [Double](repeating: 0, count: 16)
-    for (index, value) in x.enumerated() {
-      expectedMean[(index / spatial) % 16] += Double(value) / count
-    }
-    for (index, value) in x.enumerated() {
-      let c = (index / spatial) % 16
-      expectedVariance[c] +=
-        (Double(value) - expectedMean[c]) * (Double(value) - expectedMean[c]) / count
-    }
+    let (expectedMean, expectedVariance) = ReferenceMath.batchStatisticsNCHW(
+      x.map(Double.init), channels: 16, spatial: 256)
     assertClose(try harness.plainValues(mean), expectedMean, tolerance: 1e-3, "mean")
     // The variance is ~1/3; 1e-4 is 0.03% of it.
     assertClose(try harness.plainValues(variance), expectedVariance, tolerance: 1e-4, "variance")

@@ -180,15 +180,7 @@ final class GradientTests: XCTestCase {
       diffSource: diffSource, diffScale: diffScale, diffShift: diffShift, engine: harness.engine)
 
     func statistics(_ x: [Double]) -> (mean: [Double], variance: [Double]) {
-      var mean = [Double](repeating: 0, count: channels)
-      var variance = [Double](repeating: 0, count: channels)
-      let count = Double(batchSize * spatial)
-      for index in x.indices { mean[(index / spatial) % channels] += x[index] / count }
-      for index in x.indices {
-        let c = (index / spatial) % channels
-        variance[c] += (x[index] - mean[c]) * (x[index] - mean[c]) / count
-      }
-      return (mean, variance)
+      ReferenceMath.batchStatisticsNCHW(x, channels: channels, spatial: spatial)
     }
     let dy = diffDestination.map(Double.init)
     func loss(_ x: [Double], _ g: [Double], _ b: [Double]) -> Double {

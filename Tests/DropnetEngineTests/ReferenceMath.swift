@@ -71,6 +71,22 @@ enum ReferenceMath {
 
   static func relu6(_ data: [Double]) -> [Double] { data.map { min(max($0, 0), 6) } }
 
+  /// Per-channel mean and biased variance of NCHW data (`spatial` = H * W), two passes: a
+  /// batch norm's training statistics.
+  static func batchStatisticsNCHW(_ data: [Double], channels: Int, spatial: Int) -> (
+    mean: [Double], variance: [Double]
+  ) {
+    var mean = [Double](repeating: 0, count: channels)
+    var variance = [Double](repeating: 0, count: channels)
+    let count = Double(data.count / channels)
+    for index in data.indices { mean[(index / spatial) % channels] += data[index] / count }
+    for index in data.indices {
+      let c = (index / spatial) % channels
+      variance[c] += (data[index] - mean[c]) * (data[index] - mean[c]) / count
+    }
+    return (mean, variance)
+  }
+
   /// Average over k x k windows with a stride, no padding, NCHW.
   static func averagePoolNCHW(
     _ data: [Double], batchSize: Int, channels: Int, height: Int, width: Int, kernelSize: Int,

@@ -35,19 +35,11 @@ public enum TestFiles {
 
   /// Runs ffmpeg quietly; throws with its error output when it fails.
   public static func ffmpeg(_ arguments: [String]) throws {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/ffmpeg")
-    process.arguments = ["-nostdin", "-hide_banner", "-loglevel", "error", "-y"] + arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let output = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
-      throw Missing(
-        "ffmpeg \(arguments.joined(separator: " ")) failed: \(String(decoding: output, as: UTF8.self))"
-      )
+    let result = try ChildProcess.run(
+      URL(fileURLWithPath: "/usr/bin/ffmpeg"),
+      ["-nostdin", "-hide_banner", "-loglevel", "error", "-y"] + arguments)
+    guard result.status == 0 else {
+      throw Missing("ffmpeg \(arguments.joined(separator: " ")) failed: \(result.output)")
     }
   }
 }
