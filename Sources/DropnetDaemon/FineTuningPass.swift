@@ -50,12 +50,8 @@ public final class FineTuningPass: TrainingPass {
       result: head, fineTuneMode: mode, split: settings.split.strategy,
       dropnetVersion: DropnetVersion.string)
     let checkpoint = FineTuner.checkpoint(base: start, result: result, extra: facts.entries)
-    let best = result.history.epochs.first { $0.epoch == result.bestEpoch }
     return TrainingOutcome(
-      checkpoint: checkpoint, history: result.history, bestEpoch: result.bestEpoch,
-      validationAccuracy: best?.validationAccuracy ?? 0, validationLoss: best?.validationLoss ?? 0,
-      validation: result.split.validation, trainingFrameCount: result.split.training.count,
-      seconds: seconds, stateFolder: request.stateFolder)
+      checkpoint: checkpoint, result: head, seconds: seconds, stateFolder: request.stateFolder)
   }
 
   /// Runs `checkpoint` (any trained model: its own base and head) on the validation frames,

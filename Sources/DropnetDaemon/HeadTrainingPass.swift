@@ -30,7 +30,6 @@ public final class HeadTrainingPass: TrainingPass {
     // Only a shortcut for the next start: a failure to save costs a recomputation, no more.
     try? cache.save(to: Self.cacheFile(in: request.stateFolder))
     let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
-    let best = result.history.epochs.first { $0.epoch == result.bestEpoch }
     let extra = TrainingFacts(
       result: result, fineTuneMode: mode, split: settings.split.strategy,
       dropnetVersion: DropnetVersion.string
@@ -38,10 +37,7 @@ public final class HeadTrainingPass: TrainingPass {
     let checkpoint = HeadTrainer.checkpoint(
       base: request.base, head: result.bestHead, labels: result.labels, extra: extra)
     return TrainingOutcome(
-      checkpoint: checkpoint, history: result.history, bestEpoch: result.bestEpoch,
-      validationAccuracy: best?.validationAccuracy ?? 0, validationLoss: best?.validationLoss ?? 0,
-      validation: result.split.validation, trainingFrameCount: result.split.training.count,
-      seconds: seconds, stateFolder: request.stateFolder)
+      checkpoint: checkpoint, result: result, seconds: seconds, stateFolder: request.stateFolder)
   }
 
   public func score(_ checkpoint: Checkpoint, against outcome: TrainingOutcome) throws -> Double? {

@@ -40,6 +40,19 @@ public struct TrainingOutcome: Sendable {
     self.seconds = seconds
   }
 
+  /// The outcome of a run that `result` describes (a head-only run, or a fine-tuning run's
+  /// `headResult`): its history, kept epoch and that epoch's validation figures, and splits.
+  init(
+    checkpoint: Checkpoint, result: HeadTrainer.Result, seconds: Double, stateFolder: URL?
+  ) {
+    let best = result.history.epochs.first { $0.epoch == result.bestEpoch }
+    self.init(
+      checkpoint: checkpoint, history: result.history, bestEpoch: result.bestEpoch,
+      validationAccuracy: best?.validationAccuracy ?? 0, validationLoss: best?.validationLoss ?? 0,
+      validation: result.split.validation, trainingFrameCount: result.split.training.count,
+      seconds: seconds, stateFolder: stateFolder)
+  }
+
   /// The class labels in output order.
   public var labels: [String] { checkpoint.metadata.classLabels }
 }
