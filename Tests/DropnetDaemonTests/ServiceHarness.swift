@@ -14,6 +14,8 @@ final class ServiceHarness {
   let output: URL
   let notify: DatagramListener
   private(set) var process: Process?
+  /// When the running daemon was started: its pid may have been another process's before.
+  private(set) var startedAt = Date()
   private var journaldProcess: Process?
   /// Notifications received so far; a thread drains the socket at once, as systemd does (an
   /// unread socket fills up and blocks the daemon's sd_notify).
@@ -79,6 +81,7 @@ final class ServiceHarness {
     let handle = try FileHandle(forWritingTo: log)
     process.standardOutput = handle
     process.standardError = handle
+    startedAt = Date()
     try process.run()
     self.process = process
   }
@@ -113,7 +116,8 @@ final class ServiceHarness {
     _ matches: [String], within limit: Duration = .seconds(150),
     until: ([[String: String]]) -> Bool
   ) throws -> [[String: String]] {
-    let entries = try Journald.follow(matches + ["_PID=\(pid)"], within: limit, until: until)
+    let entries = try Journald.follow(
+      matches + ["_PID=\(pid)"], since: startedAt, within: limit, until: until)
     guard until(entries) else {
       throw TestFiles.Missing(
         "journal \(matches) did not reach the expected state within \(limit): "

@@ -40,10 +40,17 @@ public enum Journald {
   }
 
   /// Follows the journal (`journalctl --follow -o json`) until `until` holds for the entries
-  /// matching all `matches`, or `limit` has passed; returns their fields as text.
+  /// matching all `matches` and logged at or after `since`, or `limit` has passed; returns
+  /// their fields as text.
+  ///
+  /// `since` matters when matching on `_PID`: the journal keeps older processes' entries, and
+  /// a pid is reused once the kernel's pid counter wraps (32768 by default).
   public static func follow(
-    _ matches: [String], within limit: Duration, until: ([[String: String]]) -> Bool
+    _ matches: [String], since: Date? = nil, within limit: Duration,
+    until: ([[String: String]]) -> Bool
   ) throws -> [[String: String]] {
+    // __REALTIME_TIMESTAMP is in microseconds since the epoch.
+    let earliest = since.map { UInt64(($0.timeIntervalSince1970 * 1e6).rounded(.down)) } ?? 0
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/journalctl")
     process.arguments = ["--follow", "--lines=all", "--output=json", "--no-pager"] + matches
@@ -75,7 +82,8 @@ public enum Journald {
         guard let object = try JSONSerialization.jsonObject(with: line) as? [String: Any] else {
           continue
         }
-        entries.append(object.mapValues(text))
+        let logged = (object["__REALTIME_TIMESTAMP"] as? String).flatMap { UInt64($0) } ?? 0
+        if logged >= earliest { entries.append(object.mapValues(text)) }
       }
     }
     return entries
