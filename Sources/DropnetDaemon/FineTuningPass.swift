@@ -22,12 +22,8 @@ public final class FineTuningPass: TrainingPass {
   public func train(_ request: TrainingRequest) throws -> TrainingOutcome {
     var settings = FineTuner.Settings()
     settings.mode = fineTuneMode
-    settings.epochs = request.epochs
-    settings.batchSize = request.batchSize
+    settings.training = request.training
     settings.threads = request.threads
-    settings.maximumFramesPerClass = request.maximumFramesPerClass
-    settings.split.validationFraction = request.validationFraction
-    settings.seed = request.seed
     // Continuing a published model continues its base too: the head learnt its features.
     let start = request.warmStart ?? request.base
     let started = DispatchTime.now().uptimeNanoseconds

@@ -18,11 +18,7 @@ public final class HeadTrainingPass: TrainingPass {
 
   public func train(_ request: TrainingRequest) throws -> TrainingOutcome {
     var settings = HeadTrainer.Settings()
-    settings.epochs = request.epochs
-    settings.batchSize = request.batchSize
-    settings.maximumFramesPerClass = request.maximumFramesPerClass
-    settings.split.validationFraction = request.validationFraction
-    settings.seed = request.seed
+    settings.training = request.training
     let cache = try cache(for: request)
     let started = DispatchTime.now().uptimeNanoseconds
     let result = try HeadTrainer(settings: settings).train(

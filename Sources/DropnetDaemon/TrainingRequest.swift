@@ -1,5 +1,6 @@
 import DropnetDataset
 import DropnetModel
+import DropnetTraining
 import Foundation
 
 /// What a `TrainingPass` trains on and how long.
@@ -29,6 +30,16 @@ public struct TrainingRequest {
   public var shouldStop: () -> Bool
   /// Progress for `STATUS=` (e.g. "epoch 3/10, val acc 0.91").
   public var progress: (String) -> Void
+
+  /// The trainers' shared settings for this request; the rest at the trainers' defaults.
+  var training: TrainingSettings {
+    var training = TrainingSettings(batchSize: batchSize)
+    training.epochs = epochs
+    training.maximumFramesPerClass = maximumFramesPerClass
+    training.split.validationFraction = validationFraction
+    training.seed = seed
+    return training
+  }
 
   public init(
     manifest: Manifest, stateFolder: URL, base: Checkpoint, warmStart: Checkpoint? = nil,

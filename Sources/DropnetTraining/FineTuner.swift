@@ -15,54 +15,40 @@ import Foundation
 /// network): an epoch's shuffled order is topped up with its own first frames.
 /// Deterministic given `seed` on one thread.
 public struct FineTuner {
-  /// What to train and how.
+  /// What to train and how: the settings shared with `HeadTrainer` (read as this struct's own,
+  /// e.g. `settings.epochs`) plus the mode, augmentation and threads.
+  @dynamicMemberLookup
   public struct Settings: Sendable, Hashable {
     /// What of the base trains (not `.head`: that is `HeadTrainer`).
     public var mode = FineTuneMode.batchNorm
-    /// Passes over the training frames.
-    public var epochs = 30
-    /// Images per SGD step. 16: measured as fast as 32 per image (`dropnet bench train`) at
-    /// half the memory: ~0.67 GB resident in `bn` mode, ~1.3 GB in `all` (~29 and ~40 MB of
-    /// kept activations per image).
-    public var batchSize = 16
-    /// SGD learning rate (the seed's 1e-3).
-    public var learningRate = 1e-3
-    /// SGD momentum (the seed's 0.9).
-    public var momentum = 0.9
-    /// Added to kernels' gradients times the kernel (head kernels, trained conv weights).
-    public var weightDecay = 0.0
-    /// Hidden units dropped in training.
-    public var dropoutRate = 0.5
-    /// Width of the hidden layer.
-    public var hiddenCount = ClassifierHeadModel.defaultHiddenCount
+    /// Epochs, optimiser, head, frames and seed. Images per SGD step 16: measured as fast as
+    /// 32 per image (`dropnet bench train`) at half the memory: ~0.67 GB resident in `bn`
+    /// mode, ~1.3 GB in `all` (~29 and ~40 MB of kept activations per image).
+    public var training = TrainingSettings(batchSize: 16)
     /// Augmentation drawn anew for every image of every epoch (nil = plain frames).
     public var augmentation: Augmentation? = Augmentation()
-    /// Weigh the loss by inverse class frequency.
-    public var balanceClasses = true
-    /// At most this many frames per class on each side of the split (nil = all).
-    public var maximumFramesPerClass: Int?
-    /// How frames are split into training and validation.
-    public var split = DatasetSplit.Settings()
-    /// Seed of the head's initialisation, the batch order, augmentation and dropout.
-    public var seed: UInt64 = 0
     /// OpenMP threads of the engine (the machine's cores by default).
     public var threads = ProcessInfo.processInfo.activeProcessorCount
 
     public init() {}
 
+    public subscript<Value>(dynamicMember field: WritableKeyPath<TrainingSettings, Value>)
+      -> Value
+    {
+      get { training[keyPath: field] }
+      set { training[keyPath: field] = newValue }
+    }
+
     /// Throws `.invalidSetting` naming the first bad value.
     public func validate() throws {
-      func require(_ condition: Bool, _ message: String) throws {
-        if !condition { throw TrainingError(.invalidSetting, message) }
+      guard mode != .head else {
+        throw TrainingError(
+          .invalidSetting, "fine-tune mode head trains on cached features: use HeadTrainer")
       }
-      try require(mode != .head, "fine-tune mode head trains on cached features: use HeadTrainer")
-      try require(epochs >= 1, "epochs must be at least 1, got \(epochs)")
-      try require(batchSize >= 2, "batch size must be at least 2 (BatchNorm), got \(batchSize)")
-      try require(learningRate > 0, "learning rate must be positive, got \(learningRate)")
-      try require(momentum >= 0 && momentum < 1, "momentum must be in [0, 1), got \(momentum)")
-      try require(weightDecay >= 0, "weight decay must be 0 or more, got \(weightDecay)")
-      try require(threads >= 1, "threads must be at least 1, got \(threads)")
-      try require((maximumFramesPerClass ?? 1) >= 1, "maximum frames per class must be positive")
+      try training.validate()
+      guard threads >= 1 else {
+        throw TrainingError(.invalidSetting, "threads must be at least 1, got \(threads)")
+      }
       try augmentation?.validate()
     }
   }
@@ -133,34 +119,20 @@ public struct FineTuner {
   ) throws -> Result {
     try settings.validate()
     let baseWeights = ClassifierHeadModel.TensorName.baseTensors(of: baseWeights)
-    var split = try DatasetSplit(manifest: manifest, settings: settings.split)
-    if let limit = settings.maximumFramesPerClass {
-      split.training = HeadTrainer.thin(split.training, perClass: limit)
-      split.validation = HeadTrainer.thin(split.validation, perClass: limit)
-    }
+    let split = try settings.training.split(of: manifest)
     guard split.training.count >= 2, !split.validation.isEmpty else {
       throw TrainingError(
         .tooFewFrames,
         "\(split.training.count) training and \(split.validation.count) validation frames: "
           + "fine-tuning needs at least 2 and 1; add frames or movies")
     }
-    let labels = HeadTrainer.outputOrder(of: split.labels, warmStart: warmStart)
-    let classWeights =
-      settings.balanceClasses
-      ? try ClassBalance(labels: labels, samples: split.training).lossWeights()
-      : Array(repeating: 1.0, count: labels.count)
+    let labels = TrainingSettings.outputOrder(of: split.labels, warmStart: warmStart)
+    let classWeights = try settings.training.classWeights(labels: labels, training: split.training)
     let network = try MobileNetV1Trainable(
       weights: baseWeights, batchSize: settings.batchSize, threads: settings.threads,
       trainedConvolutionCount: settings.mode.trainedConvolutionCount ?? 0)
-    var head =
-      try warmStart.map {
-        try ClassifierHeadModel(
-          initialisedFrom: $0, labels: labels.map(\.name), hiddenCount: settings.hiddenCount,
-          dropoutRate: settings.dropoutRate, seed: settings.seed)
-      }
-      ?? ClassifierHeadModel(
-        featureCount: MobileNetV1.featureCount, hiddenCount: settings.hiddenCount,
-        classCount: labels.count, dropoutRate: settings.dropoutRate, seed: settings.seed)
+    var head = try settings.training.initialHead(
+      labels: labels, featureCount: MobileNetV1.featureCount, warmStart: warmStart)
     var random = SeededRandom(seed: settings.seed ^ 0xF1_4E70_4E00_0000)
     var history = TrainingHistory()
     var best:

@@ -12,50 +12,32 @@ import Foundation
 /// (`ClassBalance.lossWeights`), then the weighted loss and accuracy of the plain validation
 /// frames at inference (running BatchNorm statistics, no dropout).
 public struct HeadTrainer {
-  /// What to train and how.
+  /// What to train and how: the settings shared with `FineTuner` (read as this struct's own,
+  /// e.g. `settings.epochs`) plus the cached augmented copies.
+  @dynamicMemberLookup
   public struct Settings: Sendable, Hashable {
-    /// Passes over the training frames.
-    public var epochs = 30
-    /// Examples per SGD step (Keras' default 32).
-    public var batchSize = 32
-    /// SGD learning rate (the seed's 1e-3).
-    public var learningRate = 1e-3
-    /// SGD momentum (the seed's 0.9).
-    public var momentum = 0.9
-    /// Added to the kernels' gradients times the kernel (0 = off).
-    public var weightDecay = 0.0
-    /// Hidden units dropped in training.
-    public var dropoutRate = 0.5
-    /// Width of the hidden layer.
-    public var hiddenCount = ClassifierHeadModel.defaultHiddenCount
+    /// Epochs, optimiser, head, frames and seed; examples per SGD step 32 (Keras' default).
+    public var training = TrainingSettings(batchSize: 32)
     /// Augmented cached copies per training frame besides the plain one (0 = no augmentation).
     public var augmentedCopies = 0
     /// The augmentation of those copies.
     public var augmentation = Augmentation()
-    /// Weigh the loss by inverse class frequency.
-    public var balanceClasses = true
-    /// At most this many frames per class on each side of the split, taken evenly spread
-    /// (nil = all); keeps tests and quick trials small.
-    public var maximumFramesPerClass: Int?
-    /// How frames are split into training and validation.
-    public var split = DatasetSplit.Settings()
-    /// Seed of the head's initialisation, the batch order and dropout.
-    public var seed: UInt64 = 0
 
     public init() {}
 
+    public subscript<Value>(dynamicMember field: WritableKeyPath<TrainingSettings, Value>)
+      -> Value
+    {
+      get { training[keyPath: field] }
+      set { training[keyPath: field] = newValue }
+    }
+
     /// Throws `.invalidSetting` naming the first bad value.
     public func validate() throws {
-      func require(_ condition: Bool, _ message: String) throws {
-        if !condition { throw TrainingError(.invalidSetting, message) }
+      try training.validate()
+      guard augmentedCopies >= 0 else {
+        throw TrainingError(.invalidSetting, "augmented copies must be 0 or more")
       }
-      try require(epochs >= 1, "epochs must be at least 1, got \(epochs)")
-      try require(batchSize >= 2, "batch size must be at least 2 (BatchNorm), got \(batchSize)")
-      try require(learningRate > 0, "learning rate must be positive, got \(learningRate)")
-      try require(momentum >= 0 && momentum < 1, "momentum must be in [0, 1), got \(momentum)")
-      try require(weightDecay >= 0, "weight decay must be 0 or more, got \(weightDecay)")
-      try require(augmentedCopies >= 0, "augmented copies must be 0 or more")
-      try require((maximumFramesPerClass ?? 1) >= 1, "maximum frames per class must be positive")
     }
   }
 
@@ -99,18 +81,11 @@ public struct HeadTrainer {
       throw TrainingError(
         .invalidSetting, "augmented copies need a FeatureCache made with an augmentation")
     }
-    var split = try DatasetSplit(manifest: manifest, settings: settings.split)
-    if let limit = settings.maximumFramesPerClass {
-      split.training = Self.thin(split.training, perClass: limit)
-      split.validation = Self.thin(split.validation, perClass: limit)
-    }
-    let labels = Self.outputOrder(of: split.labels, warmStart: warmStart)
+    let split = try settings.training.split(of: manifest)
+    let labels = TrainingSettings.outputOrder(of: split.labels, warmStart: warmStart)
     let featureSecondsBefore = cache.computeSeconds
     let classIndex = Dictionary(uniqueKeysWithValues: labels.enumerated().map { ($1, $0) })
-    let balance = ClassBalance(labels: labels, samples: split.training)
-    let classWeights =
-      settings.balanceClasses
-      ? try balance.lossWeights() : Array(repeating: 1.0, count: labels.count)
+    let classWeights = try settings.training.classWeights(labels: labels, training: split.training)
 
     // Training examples: every copy of every training frame, features cached once.
     let width = MobileNetV1.featureCount
@@ -123,15 +98,8 @@ public struct HeadTrainer {
     let validationFeatures = try cache.features(of: split.validation)
     let validationClasses = split.validation.map { classIndex[$0.label]! }
 
-    var head =
-      try warmStart.map {
-        try ClassifierHeadModel(
-          initialisedFrom: $0, labels: labels.map(\.name), hiddenCount: settings.hiddenCount,
-          dropoutRate: settings.dropoutRate, seed: settings.seed)
-      }
-      ?? ClassifierHeadModel(
-        featureCount: width, hiddenCount: settings.hiddenCount, classCount: labels.count,
-        dropoutRate: settings.dropoutRate, seed: settings.seed)
+    var head = try settings.training.initialHead(
+      labels: labels, featureCount: width, warmStart: warmStart)
     var random = SeededRandom(seed: settings.seed ^ 0x5EED_0F0B_A7C4_0000)
     var history = TrainingHistory()
     var best: (epoch: Int, loss: Double, head: ClassifierHeadModel)?
@@ -194,29 +162,5 @@ public struct HeadTrainer {
     metadata.extra.merge(extra) { _, new in new }
     metadata.extra["head"] = "dense\(head.hiddenCount)_relu_batchnorm_dropout_dense_softmax"
     return Checkpoint(tensors: tensors, metadata: metadata)
-  }
-
-  /// The classes in output order: sorted, or for a warm start the checkpoint's order for the
-  /// classes it had, new ones after them (`ClassifierHeadModel.warmStartLabelOrder`).
-  static func outputOrder(of labels: [Label], warmStart: Checkpoint?) -> [Label] {
-    guard let warmStart else { return labels }
-    let byName = Dictionary(uniqueKeysWithValues: labels.map { ($0.name, $0) })
-    return ClassifierHeadModel.warmStartLabelOrder(
-      previous: warmStart.metadata.classLabels, current: labels.map(\.name)
-    ).map { byName[$0]! }
-  }
-
-  /// At most `limit` frames per class, evenly spread over each class's frames (kept in order).
-  static func thin(_ samples: [TrainingSample], perClass limit: Int) -> [TrainingSample] {
-    var result: [TrainingSample] = []
-    for (_, group) in Dictionary(grouping: samples, by: \.label).sorted(by: { $0.key < $1.key }) {
-      guard group.count > limit else {
-        result += group
-        continue
-      }
-      let sorted = group.sorted { ($0.moviePath, $0.time) < ($1.moviePath, $1.time) }
-      result += (0..<limit).map { sorted[$0 * sorted.count / limit] }
-    }
-    return result
   }
 }

@@ -60,6 +60,21 @@ public struct TrainingReport: Codable, Sendable, Equatable {
 
     /// The report's view of `HeadTrainer.Settings`.
     public init(_ settings: HeadTrainer.Settings, fineTune: String, warmStartFrom: String? = nil) {
+      self.init(
+        settings.training, augmentedCopies: settings.augmentedCopies, fineTune: fineTune,
+        warmStartFrom: warmStartFrom)
+    }
+
+    /// The report's view of `FineTuner.Settings`: no cached copies (its augmentation is drawn
+    /// anew for every image of every epoch).
+    public init(_ settings: FineTuner.Settings, fineTune: String, warmStartFrom: String? = nil) {
+      self.init(
+        settings.training, augmentedCopies: 0, fineTune: fineTune, warmStartFrom: warmStartFrom)
+    }
+
+    private init(
+      _ settings: TrainingSettings, augmentedCopies: Int, fineTune: String, warmStartFrom: String?
+    ) {
       self.fineTune = fineTune
       epochs = settings.epochs
       batchSize = settings.batchSize
@@ -68,7 +83,7 @@ public struct TrainingReport: Codable, Sendable, Equatable {
       weightDecay = settings.weightDecay
       dropoutRate = settings.dropoutRate
       hiddenCount = settings.hiddenCount
-      augmentedCopies = settings.augmentedCopies
+      self.augmentedCopies = augmentedCopies
       balanceClasses = settings.balanceClasses
       maximumFramesPerClass = settings.maximumFramesPerClass
       split = settings.split.strategy.rawValue

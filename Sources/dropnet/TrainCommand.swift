@@ -109,38 +109,40 @@ struct TrainCommand: ParsableCommand {
       let baseURL = weights.map { URL(fileURLWithPath: $0) } ?? WeightsLocation.imagenet
       // A warm start continues the checkpoint's own base: its head learnt that base's features.
       var base = try warmStart ?? Checkpoint.read(from: baseURL)
-      var settings = HeadTrainer.Settings()
-      settings.epochs = epochs
-      settings.learningRate = learningRate
-      settings.split.validationFraction = validation
-      settings.split.strategy = DatasetSplit.Strategy(rawValue: split) ?? .leakFree
-      settings.maximumFramesPerClass = maxFramesPerClass
-      settings.seed = seed
-      settings.batchSize = batchSize ?? settings.batchSize
-      settings.weightDecay = weightDecay
-      try settings.validate()
       let started = Date()
       let result: HeadTrainer.Result
+      let report: TrainingReport.Settings
       if let mode = FineTuneMode(fineTune), mode != .head {
+        var settings = FineTuner.Settings()
+        settings.mode = mode
+        applyOptions(to: &settings.training)
+        settings.threads = threads ?? settings.threads
+        settings.augmentation = augment ? Augmentation() : nil
+        try settings.validate()
         let tuned = try fineTuneBase(
-          mode: mode, headSettings: settings, manifest: manifest, stateURL: stateURL,
-          base: base, warmStart: warmStart, terminal: terminal)
+          settings, manifest: manifest, stateURL: stateURL, base: base, warmStart: warmStart,
+          terminal: terminal)
         result = tuned.headResult
         base = FineTuner.trainedBase(base, tuned)
+        report = TrainingReport.Settings(settings, fineTune: fineTune, warmStartFrom: warmStartPath)
       } else {
+        var settings = HeadTrainer.Settings()
+        applyOptions(to: &settings.training)
+        try settings.validate()
         terminal.progress("computing ImageNet features of the frames...")
         let cache = try FeatureCache(
           baseWeights: base.tensors, stateFolder: stateURL,
           threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
         result = try HeadTrainer(settings: settings).train(
           manifest: manifest, cache: cache, warmStart: warmStart)
+        report = TrainingReport.Settings(settings, fineTune: fineTune, warmStartFrom: warmStartPath)
       }
       terminal.clearProgress()
       let seconds = Date().timeIntervalSince(started)
       try FileManager.default.createDirectory(at: runURL, withIntermediateDirectories: true)
       try result.history.writeCSV(to: runURL.appendingPathComponent("history.csv"))
       try result.history.writeCurves(to: runURL.appendingPathComponent("curves.png"))
-      try writeCheckpointAndReport(result, settings: settings, base: base, seconds: seconds)
+      try writeCheckpointAndReport(result, report: report, base: base, seconds: seconds)
       print(
         Terminal.table(
           header: ["epoch", "loss", "accuracy", "val_loss", "val_accuracy"],
@@ -168,14 +170,30 @@ struct TrainCommand: ParsableCommand {
     }
   }
 
+  /// The options shared by both trainers; `--batch-size` falls back to the trainer's default.
+  private func applyOptions(to training: inout TrainingSettings) {
+    training.epochs = epochs
+    training.learningRate = learningRate
+    training.weightDecay = weightDecay
+    training.split.validationFraction = validation
+    training.split.strategy = splitStrategy
+    training.maximumFramesPerClass = maxFramesPerClass
+    training.seed = seed
+    training.batchSize = batchSize ?? training.batchSize
+  }
+
+  private var splitStrategy: DatasetSplit.Strategy {
+    DatasetSplit.Strategy(rawValue: split) ?? .leakFree
+  }
+
   /// best.safetensors with the run's `TrainingFacts` in its metadata, and report.json.
   private func writeCheckpointAndReport(
-    _ result: HeadTrainer.Result, settings: HeadTrainer.Settings, base: Checkpoint,
+    _ result: HeadTrainer.Result, report settings: TrainingReport.Settings, base: Checkpoint,
     seconds: Double
   ) throws {
     let runURL = URL(fileURLWithPath: runFolder)
     var facts = TrainingFacts(
-      result: result, fineTuneMode: fineTune, split: settings.split.strategy,
+      result: result, fineTuneMode: fineTune, split: splitStrategy,
       dropnetVersion: DropnetVersion.string)
     facts.warmStartedFrom = try warmStartPath.map {
       try FileFingerprint.contentHash(path: $0)
@@ -183,11 +201,7 @@ struct TrainCommand: ParsableCommand {
     let checkpoint = HeadTrainer.checkpoint(
       base: base, head: result.bestHead, labels: result.labels, extra: facts.entries)
     try checkpoint.write(to: runURL.appendingPathComponent("best.safetensors"))
-    let report = TrainingReport(
-      result: result,
-      settings: TrainingReport.Settings(
-        settings, fineTune: fineTune, warmStartFrom: warmStartPath),
-      totalSeconds: seconds)
+    let report = TrainingReport(result: result, settings: settings, totalSeconds: seconds)
     try report.write(to: runURL.appendingPathComponent("report.json"))
   }
 }
@@ -195,25 +209,11 @@ struct TrainCommand: ParsableCommand {
 // MARK: - Fine-tuning the base (`--fine-tune bn|top:K|all`)
 
 extension TrainCommand {
-  /// Runs `FineTuner` with the head's settings plus the base-training options, showing
-  /// progress per step.
+  /// Runs `FineTuner` with `settings`, showing progress per step.
   fileprivate func fineTuneBase(
-    mode: FineTuneMode, headSettings: HeadTrainer.Settings, manifest: Manifest, stateURL: URL,
-    base: Checkpoint, warmStart: Checkpoint?, terminal: Terminal
+    _ settings: FineTuner.Settings, manifest: Manifest, stateURL: URL, base: Checkpoint,
+    warmStart: Checkpoint?, terminal: Terminal
   ) throws -> FineTuner.Result {
-    var settings = FineTuner.Settings()
-    settings.mode = mode
-    settings.epochs = headSettings.epochs
-    settings.learningRate = headSettings.learningRate
-    settings.momentum = headSettings.momentum
-    settings.weightDecay = headSettings.weightDecay
-    settings.split = headSettings.split
-    settings.maximumFramesPerClass = headSettings.maximumFramesPerClass
-    settings.seed = headSettings.seed
-    settings.batchSize = batchSize ?? settings.batchSize
-    settings.threads = threads ?? settings.threads
-    settings.augmentation = augment ? Augmentation() : nil
-    try settings.validate()
     let result = try FineTuner(settings: settings).train(
       manifest: manifest, stateFolder: stateURL, baseWeights: base.tensors, warmStart: warmStart
     ) { progress in
@@ -223,7 +223,7 @@ extension TrainCommand {
     }
     terminal.clearProgress()
     terminal.note(
-      "fine-tune \(mode): \(String(format: "%.1f", result.trainingImagesPerSecond)) training "
+      "fine-tune \(settings.mode): \(String(format: "%.1f", result.trainingImagesPerSecond)) training "
         + "images/s, \(String(format: "%.1f", result.loaderWaitSeconds)) s waiting for frames")
     return result
   }

@@ -12,8 +12,7 @@ final class FineTuneCommandTests: XCTestCase {
     let weights = try DropnetExecutable.imageNetWeights()
     let train = try CLIFixtures.run([
       "train", "--state", state.path, "--run", run.path, "--weights", weights.path,
-      "--fine-tune", "bn", "--epochs", "2", "--max-frames-per-class", "4", "--batch-size", "4",
-      "--no-augment",
+      "--fine-tune", "bn", "--epochs", "2", "--max-frames-per-class", "4", "--no-augment",
     ])
     XCTAssertEqual(train.status, 0, train.output)
     XCTAssertTrue(train.output.contains("fine-tune bn"), train.output)
@@ -21,6 +20,14 @@ final class FineTuneCommandTests: XCTestCase {
       XCTAssertTrue(
         FileManager.default.fileExists(atPath: run.appendingPathComponent(file).path), file)
     }
+    // The report gives the settings the fine-tuning ran with (its own default batch of 16),
+    // not the head's.
+    let report =
+      try JSONSerialization.jsonObject(
+        with: Data(contentsOf: run.appendingPathComponent("report.json"))) as? [String: Any]
+    let settings = try XCTUnwrap(report?["settings"] as? [String: Any])
+    XCTAssertEqual(settings["batchSize"] as? Int, 16)
+    XCTAssertEqual(settings["fineTune"] as? String, "bn")
     let photo = heldOut.appendingPathComponent("fish/fish6.jpg")
     let predict = try CLIFixtures.run(
       [

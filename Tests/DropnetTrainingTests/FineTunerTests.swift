@@ -11,18 +11,25 @@ import XCTest
 /// weights: a tiny subset overfits in batch-norm mode, and the checkpoint carries the trained
 /// base so the inference network reproduces what training validated.
 final class FineTunerTests: XCTestCase {
-  func testBatchNormModeOverfitsTinySubsetAndCheckpointsTheTrainedBase() throws {
-    let dataset = try TrainingFixtures.dataset()
-    let weights = try FineTuneFixtures.imageNet()
+  /// bn mode on 4 frames per class and side, batch 4, plain frames, no dropout and a large
+  /// step: small enough to overfit in a few epochs.
+  static func tinyOverfitSettings(epochs: Int) -> FineTuner.Settings {
     var settings = FineTuner.Settings()
     settings.mode = .batchNorm
-    settings.epochs = 8
+    settings.epochs = epochs
     settings.batchSize = 4
     settings.learningRate = 0.01
     settings.dropoutRate = 0
     settings.augmentation = nil
     settings.maximumFramesPerClass = 4
     settings.threads = 2
+    return settings
+  }
+
+  func testBatchNormModeOverfitsTinySubsetAndCheckpointsTheTrainedBase() throws {
+    let dataset = try TrainingFixtures.dataset()
+    let weights = try FineTuneFixtures.imageNet()
+    let settings = Self.tinyOverfitSettings(epochs: 8)
     let result = try FineTuner(settings: settings).train(
       manifest: dataset.manifest, stateFolder: dataset.stateFolder, baseWeights: weights)
     XCTAssertEqual(result.labels.map(\.name), ["street", "walkers"])
@@ -88,14 +95,7 @@ final class FineTunerTests: XCTestCase {
   func testWarmStartContinuesAndStopEndsAtABatchBoundary() throws {
     let dataset = try TrainingFixtures.dataset()
     let base = try FineTuneFixtures.imageNetCheckpoint()
-    var settings = FineTuner.Settings()
-    settings.epochs = 4
-    settings.batchSize = 4
-    settings.learningRate = 0.01
-    settings.dropoutRate = 0
-    settings.augmentation = nil
-    settings.maximumFramesPerClass = 4
-    settings.threads = 2
+    var settings = Self.tinyOverfitSettings(epochs: 4)
     let cold = try FineTuner(settings: settings).train(
       manifest: dataset.manifest, stateFolder: dataset.stateFolder, baseWeights: base.tensors)
     let earlier = FineTuner.checkpoint(base: base, result: cold)

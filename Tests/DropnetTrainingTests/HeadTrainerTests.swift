@@ -164,7 +164,7 @@ final class HeadTrainerTests: XCTestCase {
   func testHeadOverfitsATinySubset() throws {
     let shared = try Self.sharedData()
     let split = try DatasetSplit(manifest: shared.manifest)
-    let tiny = HeadTrainer.thin(split.training, perClass: 4)
+    let tiny = TrainingSettings.thin(split.training, perClass: 4)
     let labels = split.labels
     let classes = tiny.map { sample in labels.firstIndex(of: sample.label)! }
     let features = try shared.cache.features(of: tiny)
@@ -182,7 +182,8 @@ final class HeadTrainerTests: XCTestCase {
 
   func testCacheComputesEachCopyOnceAndAugmentedCopiesAreSeededByContent() throws {
     let shared = try Self.sharedData()
-    let frames = HeadTrainer.thin(try DatasetSplit(manifest: shared.manifest).training, perClass: 1)
+    let frames = TrainingSettings.thin(
+      try DatasetSplit(manifest: shared.manifest).training, perClass: 1)
     let make = {
       try FeatureCache(
         baseWeights: shared.base.tensors, stateFolder: shared.stateFolder,
