@@ -185,7 +185,9 @@ let package = Package(
     ),
     .testTarget(
       name: "DropnetJournalTests",
-      dependencies: ["DropnetJournal", .product(name: "Logging", package: "swift-log")],
+      dependencies: [
+        "DropnetJournal", "DropnetTestSupport", .product(name: "Logging", package: "swift-log"),
+      ],
       swiftSettings: strictSwift
     ),
     .testTarget(
@@ -211,8 +213,8 @@ let package = Package(
     .testTarget(
       name: "DropnetDaemonTests",
       dependencies: [
-        "DropnetDaemon", "DropnetCoreML", "DropnetWatch", "DropnetTestSupport",
-        .product(name: "Logging", package: "swift-log"),
+        "DropnetDaemon", "DropnetCoreML", "DropnetWatch", "DropnetDataset", "DropnetModel",
+        "DropnetTraining", "DropnetTestSupport", .product(name: "Logging", package: "swift-log"),
       ],
       swiftSettings: strictSwift
     ),

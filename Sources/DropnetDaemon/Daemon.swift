@@ -54,6 +54,10 @@ public final class Daemon {
   }
 
   private var stateFolder: URL { URL(fileURLWithPath: configuration.stateFolder) }
+  /// Compute threads: `compute.threads`, or every core when 0.
+  private var threads: Int {
+    configuration.threads > 0 ? configuration.threads : ProcessInfo.processInfo.activeProcessorCount
+  }
   private var publisher: ModelPublisher {
     ModelPublisher(
       outputFolder: URL(fileURLWithPath: configuration.outputFolder),
@@ -337,7 +341,7 @@ public final class Daemon {
     // rows); only from a model the same mode trained, since another mode changed the base the
     // head's features come from.
     let warm =
-      trainer.supportsWarmStart && reason != .rebuild
+      reason != .rebuild
         && publishedCheckpoint?.metadata.extra[TrainingFacts.Key.fineTuneMode] == trainer.mode
       ? publishedCheckpoint : nil
     let epochs =
@@ -361,8 +365,7 @@ public final class Daemon {
     let request = TrainingRequest(
       manifest: manifest, stateFolder: stateFolder, base: base, warmStart: warm, epochs: epochs,
       batchSize: configuration.batchSize,
-      threads: configuration.threads > 0
-        ? configuration.threads : ProcessInfo.processInfo.activeProcessorCount,
+      threads: threads,
       maximumFramesPerClass: configuration.maximumFramesPerClass > 0
         ? configuration.maximumFramesPerClass : nil,
       validationFraction: configuration.validationFraction, seed: pass == .fast ? 0 : 1,
@@ -426,15 +429,17 @@ public final class Daemon {
     var scoredNow: Double?
     if let published, record != nil {
       scoredNow =
-        (try? fastPass.score(published, against: outcome))
-        ?? (try? secondPass.score(published, against: outcome)) ?? nil
+        (try? fastPass.score(published, against: outcome, threads: threads))
+        ?? (try? secondPass.score(published, against: outcome, threads: threads)) ?? nil
     }
     let gate = PublishGate(enabled: configuration.gate, margin: configuration.gateMargin)
     let decision = gate.decide(
       candidateAccuracy: outcome.validationAccuracy,
       publishedAccuracy: scoredNow ?? record?.validationAccuracy,
       publishedScoredNow: scoredNow != nil,
-      sameClasses: record?.labels == outcome.labels, forced: forced)
+      sameClasses: record.map {
+        PublishGate.sameClasses(published: $0.labels, candidate: outcome.labels)
+      } ?? false, forced: forced)
     let accuracy = "\(outcome.validationAccuracy)"
     guard decision.publish else {
       logger.notice(

@@ -9,7 +9,6 @@ import Foundation
 /// trained (its base and head), and stops at the next batch boundary when the daemon stops.
 public final class FineTuningPass: TrainingPass {
   public let mode: String
-  public let supportsWarmStart = true
   private let fineTuneMode: FineTuneMode
 
   /// A pass for `mode` ("bn", "top:K" or "all"); nil for anything else.
@@ -50,21 +49,19 @@ public final class FineTuningPass: TrainingPass {
       checkpoint: checkpoint, result: head, seconds: seconds, stateFolder: request.stateFolder)
   }
 
-  /// Runs `checkpoint` (any trained model: its own base and head) on the validation frames,
-  /// as `dropnet predict` would; nil when its classes are not the outcome's.
-  public func score(_ checkpoint: Checkpoint, against outcome: TrainingOutcome) throws -> Double? {
-    guard Set(checkpoint.metadata.classLabels) == Set(outcome.labels), !outcome.validation.isEmpty,
+  /// Runs `checkpoint` (any trained model: its own base and head) on the validation frames
+  /// as validation in training does (`FineTuner.accuracy`); nil when its classes are not the
+  /// outcome's.
+  public func score(_ checkpoint: Checkpoint, against outcome: TrainingOutcome, threads: Int)
+    throws -> Double?
+  {
+    guard
+      PublishGate.sameClasses(
+        published: checkpoint.metadata.classLabels, candidate: outcome.labels),
       let stateFolder = outcome.stateFolder
     else { return nil }
-    let classifier = try CheckpointClassifier(checkpoint: checkpoint, threads: 1)
-    var correct = 0
-    for sample in outcome.validation {
-      let probabilities = try classifier.probabilities(
-        CheckpointClassifier.input(contentsOf: sample.url(in: stateFolder).path))
-      let predicted = probabilities.indices.max { probabilities[$0] < probabilities[$1] }!
-      if classifier.labels[predicted] == sample.label.name { correct += 1 }
-    }
-    return Double(correct) / Double(outcome.validation.count)
+    return try FineTuner.accuracy(
+      of: checkpoint, on: outcome.validation, stateFolder: stateFolder, threads: threads)
   }
 
   public func reset() {}

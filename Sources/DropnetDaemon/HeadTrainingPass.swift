@@ -9,7 +9,6 @@ import Foundation
 /// are cached, and the daemon abandons one on SIGTERM (nothing of it is written until it ends).
 public final class HeadTrainingPass: TrainingPass {
   public let mode = "head"
-  public let supportsWarmStart = true
   /// The cache (nil until the first training; dropped by `reset`).
   public private(set) var cache: FeatureCache?
   private var cacheKey: (stateFolder: URL, threads: Int)?
@@ -36,20 +35,26 @@ public final class HeadTrainingPass: TrainingPass {
       checkpoint: checkpoint, result: result, seconds: seconds, stateFolder: request.stateFolder)
   }
 
-  public func score(_ checkpoint: Checkpoint, against outcome: TrainingOutcome) throws -> Double? {
+  /// The head of `checkpoint` on the cached validation features (`threads` unused: the cache
+  /// has its own).
+  public func score(_ checkpoint: Checkpoint, against outcome: TrainingOutcome, threads: Int)
+    throws -> Double?
+  {
     // Only a head on the frozen ImageNet base can run on the cached features.
+    let labels = checkpoint.metadata.classLabels
     guard let cache, checkpoint.metadata.extra[TrainingFacts.Key.fineTuneMode] == mode,
-      checkpoint.metadata.classLabels == outcome.labels, !outcome.validation.isEmpty
+      PublishGate.sameClasses(published: labels, candidate: outcome.labels),
+      !outcome.validation.isEmpty
     else { return nil }
     let head = try ClassifierHeadModel(tensors: checkpoint.tensors)
-    let classIndex = Dictionary(
-      uniqueKeysWithValues: outcome.labels.enumerated().map { ($1, $0) })
+    // Class indices in the checkpoint's own output order, which may differ from the outcome's.
+    let classIndex = Dictionary(uniqueKeysWithValues: labels.enumerated().map { ($1, $0) })
     let classes = outcome.validation.compactMap { classIndex[$0.label.name] }
     guard classes.count == outcome.validation.count else { return nil }
     let features = try cache.features(of: outcome.validation)
     return head.evaluate(
       features: features, classIndices: classes,
-      classWeights: Array(repeating: 1, count: outcome.labels.count)
+      classWeights: Array(repeating: 1, count: labels.count)
     ).accuracy
   }
 

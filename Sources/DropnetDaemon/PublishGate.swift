@@ -52,6 +52,13 @@ public struct PublishGate: Sendable, Equatable {
       reason: "worse: \(figures) (margin \(Self.format(margin))); the published model stays")
   }
 
+  /// Whether a candidate has the published model's classes, in any order: an app reads a
+  /// classifier's classes by name, and a fresh run sorts them while a warm start keeps the
+  /// published order.
+  public static func sameClasses(published: [String], candidate: [String]) -> Bool {
+    Set(published) == Set(candidate)
+  }
+
   /// Three decimals.
   static func format(_ value: Double) -> String {
     let scaled = (value * 1000).rounded() / 1000

@@ -268,6 +268,24 @@ public struct FineTuner {
     return (figures.loss, figures.accuracy, features)
   }
 
+  /// The accuracy of `checkpoint` (its own base and head, its classes in its order) on
+  /// `samples`, at inference in batches as validation in training runs; nil when there are no
+  /// samples or one's class is not the checkpoint's.
+  public static func accuracy(
+    of checkpoint: Checkpoint, on samples: [TrainingSample], stateFolder: URL, threads: Int
+  ) throws -> Double? {
+    let labels = try checkpoint.metadata.classLabels.map { try Label(validating: $0) }
+    guard !samples.isEmpty, Set(samples.map(\.label)).isSubset(of: labels) else { return nil }
+    var settings = Settings()
+    settings.threads = threads
+    return try evaluate(
+      samples, labels: labels, classWeights: Array(repeating: 1, count: labels.count),
+      baseWeights: ClassifierHeadModel.TensorName.baseTensors(of: checkpoint.tensors),
+      head: try ClassifierHeadModel(tensors: checkpoint.tensors), stateFolder: stateFolder,
+      settings: settings
+    ).accuracy
+  }
+
   /// `base` with its MobileNet tensors replaced by the trained ones of `result` (head tensors
   /// dropped): what `HeadTrainer.checkpoint(base:head:labels:extra:)` then completes.
   public static func trainedBase(_ base: Checkpoint, _ result: Result) -> Checkpoint {

@@ -106,7 +106,6 @@ final class DaemonConfigurationTests: XCTestCase {
       let pass = try TrainingPasses.make(mode: configuration.fineTune)
       XCTAssertEqual(pass.mode, mode)
       XCTAssertEqual(String(describing: type(of: pass)), kind, mode)
-      XCTAssertTrue(pass.supportsWarmStart, mode)
     }
     for bad in ["top:14", "everything", "BN"] {
       XCTAssertThrowsError(try TrainingPasses.make(mode: bad)) {

@@ -27,6 +27,23 @@ final class PublishGateTests: XCTestCase {
     }
   }
 
+  /// A fresh run sorts its classes, a warm start keeps the published order: the same classes
+  /// either way, so the gate still compares accuracy.
+  func testSameClassesIgnoresOrder() {
+    let cases: [(published: [String], candidate: [String], same: Bool)] = [
+      (["cat", "dog", "ant"], ["ant", "cat", "dog"], true),
+      (["ant", "cat"], ["ant", "cat"], true),
+      (["ant", "cat"], ["ant", "cat", "dog"], false),
+      (["ant", "cat", "dog"], ["ant", "cat"], false),
+      (["ant", "cat"], ["ant", "dog"], false),
+    ]
+    for item in cases {
+      XCTAssertEqual(
+        PublishGate.sameClasses(published: item.published, candidate: item.candidate), item.same,
+        "\(item)")
+    }
+  }
+
   func testMarginAndSwitchingOff() {
     let tolerant = PublishGate(enabled: true, margin: 0.05)
     XCTAssertTrue(
