@@ -45,7 +45,7 @@ public struct TrainingOutcome: Sendable {
   init(
     checkpoint: Checkpoint, result: HeadTrainer.Result, seconds: Double, stateFolder: URL?
   ) {
-    let best = result.history.epochs.first { $0.epoch == result.bestEpoch }
+    let best = result.history.epoch(result.bestEpoch)
     self.init(
       checkpoint: checkpoint, history: result.history, bestEpoch: result.bestEpoch,
       validationAccuracy: best?.validationAccuracy ?? 0, validationLoss: best?.validationLoss ?? 0,

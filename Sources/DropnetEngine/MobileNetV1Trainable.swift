@@ -480,26 +480,4 @@ public final class MobileNetV1Trainable {
       }
     }
   }
-
-  /// oneDNN's kernel for each primitive of the step, by name ("jit:avx2", "ref:any", ...).
-  public var implementationNames: [String: String] {
-    var names: [String: String] = [:]
-    for primitive in stages.flatMap(\.primitives) + pooling.primitives {
-      names[primitive.name] = primitive.implementationName
-    }
-    return names
-  }
-
-  /// Bytes of the kept activations, the shared activation and the diff buffers (what grows
-  /// with the batch).
-  public var activationByteCount: Int {
-    let kept = stages.map {
-      $0.convolutionOutput.descriptor.byteCount
-        + ($0.keepsActivation ? $0.activation.descriptor.byteCount : 0)
-        + ($0.sourceReorder == nil ? 0 : $0.source.descriptor.byteCount)
-    }.reduce(0, +)
-    let largest = stages.map { $0.activation.descriptor.byteCount }.max()!
-    let shared = stages.contains { !$0.keepsActivation } ? largest : 0
-    return kept + shared + 2 * largest + input.descriptor.byteCount
-  }
 }

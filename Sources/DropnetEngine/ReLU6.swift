@@ -17,25 +17,17 @@ public final class ReLU6: ScratchpadUser {
   /// diff source from source and diff destination (training only).
   let backwardPrimitive: Primitive?
 
-  /// Whether the backward pass reads the forward's destination instead of its source.
-  public let backwardReadsDestination: Bool
-
   /// Creates the forward primitive on a given data layout.
-  /// - Parameter backwardReadsDestination: derive the backward mask from the output
-  ///   (0 < y < 6, oneDNN's clip_v2_use_dst_for_bwd), so forward may run in place and the
-  ///   input need not be kept; the mask is the same as from the input (0 < x < 6).
   public init(
-    dataLayout: MemoryDescriptor, propagation: Propagation = .inference,
-    backwardReadsDestination: Bool = false, engine: CPUEngine, name: String
+    dataLayout: MemoryDescriptor, propagation: Propagation = .inference, engine: CPUEngine,
+    name: String
   ) throws {
     self.name = name
-    self.backwardReadsDestination = backwardReadsDestination
-    let algorithm =
-      backwardReadsDestination ? dnnl_eltwise_clip_v2_use_dst_for_bwd : dnnl_eltwise_clip
     var operation = dnnl_eltwise_desc_t()
     let status = withUnsafePointer(to: dataLayout.raw) {
       dnnl_eltwise_forward_desc_init(
-        &operation, propagation.dnnlValue, algorithm, $0, ReLU6.lowerBound, ReLU6.upperBound)
+        &operation, propagation.dnnlValue, dnnl_eltwise_clip, $0, ReLU6.lowerBound,
+        ReLU6.upperBound)
     }
     try checkDNNL(status, "dnnl_eltwise_forward_desc_init(clip)", layer: name)
     forwardPrimitive = try Primitive(operation: &operation, engine: engine, name: name)
@@ -46,7 +38,7 @@ public final class ReLU6: ScratchpadUser {
     var backwardOperation = dnnl_eltwise_desc_t()
     let backwardStatus = withUnsafePointer(to: dataLayout.raw) {
       dnnl_eltwise_backward_desc_init(
-        &backwardOperation, algorithm, $0, $0, ReLU6.lowerBound, ReLU6.upperBound)
+        &backwardOperation, dnnl_eltwise_clip, $0, $0, ReLU6.lowerBound, ReLU6.upperBound)
     }
     try checkDNNL(backwardStatus, "dnnl_eltwise_backward_desc_init(clip)", layer: name)
     backwardPrimitive = try Primitive(
@@ -59,9 +51,7 @@ public final class ReLU6: ScratchpadUser {
     try forwardPrimitive.execute([(DNNL_ARG_SRC, source), (DNNL_ARG_DST, destination)], on: engine)
   }
 
-  /// diff source = diff destination where 0 < source < 6, else 0. `source` is the forward's
-  /// source, or its destination when the layer was made with `backwardReadsDestination`.
-  /// diff source may be the diff destination memory (in place).
+  /// diff source = diff destination where 0 < source < 6, else 0 (the forward's source).
   public func backward(
     source: Memory, diffDestination: Memory, diffSource: Memory, engine: CPUEngine
   ) throws {
@@ -72,8 +62,7 @@ public final class ReLU6: ScratchpadUser {
     }
     try backwardPrimitive.execute(
       [
-        (backwardReadsDestination ? DNNL_ARG_DST : DNNL_ARG_SRC, source),
-        (DNNL_ARG_DIFF_DST, diffDestination),
+        (DNNL_ARG_SRC, source), (DNNL_ARG_DIFF_DST, diffDestination),
         (DNNL_ARG_DIFF_SRC, diffSource),
       ],
       on: engine)

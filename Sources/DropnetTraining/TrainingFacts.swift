@@ -96,7 +96,7 @@ public struct TrainingFacts: Sendable, Equatable {
     result: HeadTrainer.Result, fineTuneMode: String, split: DatasetSplit.Strategy,
     dropnetVersion: String, trainingDate: Date = Date()
   ) {
-    let best = result.history.epochs.first { $0.epoch == result.bestEpoch }
+    let best = result.history.epoch(result.bestEpoch)
     self.init(
       trainingDate: trainingDate, classes: result.labels.map(\.name),
       trainingFrames: Self.counts(result.split.training, labels: result.labels),

@@ -132,17 +132,14 @@ public struct TrainingHistory: Sendable, Equatable {
     }
   }
 
-  /// The epoch (1-based) with the lowest validation loss, nil when there is none.
-  public var bestEpochByValidationLoss: Int? {
-    epochs.filter { $0.validationLoss.isFinite }.min { $0.validationLoss < $1.validationLoss }?
-      .epoch
-  }
+  /// The epoch numbered `number` (1-based), nil when there is none.
+  public func epoch(_ number: Int) -> Epoch? { epochs.first { $0.epoch == number } }
 
   /// Draws the loss plot above the accuracy plot (train blue, validation orange, by epoch)
   /// into one PNG at `url`, written atomically. Loss starts at 0 and accuracy spans 0-1, so
-  /// runs compare at a glance; `bestEpoch` (default: lowest validation loss) gets a dashed
+  /// runs compare at a glance; `bestEpoch` (the one training kept; nil: none) gets a dashed
   /// line labelled "best".
-  public func writeCurves(to url: URL, bestEpoch: Int? = nil) throws {
+  public func writeCurves(to url: URL, bestEpoch: Int?) throws {
     let scratch = FileManager.default.temporaryDirectory
       .appendingPathComponent("dropnet-curves-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
@@ -165,7 +162,7 @@ public struct TrainingHistory: Sendable, Equatable {
     accuracy.yMinimum = 0
     accuracy.yMaximum = 1
     var plots = [loss, accuracy]
-    if let best = bestEpoch ?? bestEpochByValidationLoss,
+    if let best = bestEpoch,
       let index = epochs.firstIndex(where: { $0.epoch == best })
     {
       for plot in plots.indices {

@@ -137,7 +137,7 @@ public struct TrainingReport: Codable, Sendable, Equatable {
       classCount: result.labels.count)
     let training = TrainingFacts.counts(result.split.training, labels: result.labels)
     let validation = TrainingFacts.counts(result.split.validation, labels: result.labels)
-    let best = result.history.epochs.first { $0.epoch == result.bestEpoch }
+    let best = result.history.epoch(result.bestEpoch)
     labels = result.labels.map(\.name)
     bestEpoch = result.bestEpoch
     validationLoss = best.map(\.validationLoss).flatMap { $0.isNaN ? nil : $0 }

@@ -60,9 +60,7 @@ struct BenchExtractCommand: ParsableCommand {
       moviesPerMinute: Double(manifest.movies.count) / best * 60,
       peakResidentMegabytes: ProcessMemory.peakResidentMegabytes())
     if json {
-      let encoder = JSONEncoder()
-      encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-      print(String(decoding: try encoder.encode(result), as: UTF8.self))
+      try Terminal.printJSON(result)
       return
     }
     print(
@@ -77,26 +75,5 @@ struct BenchExtractCommand: ParsableCommand {
           ["movies/min", String(format: "%.1f", result.moviesPerMinute)],
           ["peak RSS (MB)", String(format: "%.0f", result.peakResidentMegabytes)],
         ]))
-  }
-}
-
-/// The process's memory as the kernel counts it.
-enum ProcessMemory {
-  /// Peak resident set size (VmHWM) in megabytes, from /proc/self/status.
-  static func peakResidentMegabytes() -> Double {
-    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-      let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") })
-    else { return .nan }
-    let kilobytes = line.split(separator: " ").compactMap { Double($0) }.first ?? .nan
-    return kilobytes / 1024
-  }
-
-  /// Current resident set size (VmRSS) in megabytes, from /proc/self/status.
-  static func residentMegabytes() -> Double {
-    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-      let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") })
-    else { return .nan }
-    let kilobytes = line.split(separator: " ").compactMap { Double($0) }.first ?? .nan
-    return kilobytes / 1024
   }
 }

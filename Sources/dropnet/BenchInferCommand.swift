@@ -34,9 +34,7 @@ struct BenchInferCommand: ParsableCommand {
     })
     terminal.clearProgress()
     if json {
-      let encoder = JSONEncoder()
-      encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-      print(String(decoding: try encoder.encode(result), as: UTF8.self))
+      try Terminal.printJSON(result)
       return
     }
     print(

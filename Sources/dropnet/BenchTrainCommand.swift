@@ -150,9 +150,7 @@ struct BenchTrainCommand: ParsableCommand {
     let result = Result(
       measurements: measurements, peakResidentMegabytes: peak, wholeRuns: wholeRuns)
     if json {
-      let encoder = JSONEncoder()
-      encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-      print(String(decoding: try encoder.encode(result), as: UTF8.self))
+      try Terminal.printJSON(result)
       return
     }
     print(
@@ -216,9 +214,12 @@ struct BenchTrainCommand: ParsableCommand {
       try process.run()
       // getrusage's children maximum would include this process's own memory (a child
       // starts as a copy), so the child's high-water mark is read while it runs.
-      var peakKilobytes = 0
+      var peakMegabytes = 0.0
       while process.isRunning {
-        peakKilobytes = max(peakKilobytes, Self.highWaterKilobytes(of: process.processIdentifier))
+        // max keeps the figure so far when the process has just gone (nan).
+        peakMegabytes = max(
+          peakMegabytes,
+          ProcessMemory.peakResidentMegabytes(process: "\(process.processIdentifier)"))
         usleep(50_000)
       }
       process.waitUntilExit()
@@ -237,7 +238,7 @@ struct BenchTrainCommand: ParsableCommand {
           mode: mode, seconds: seconds, featureSeconds: report.timings.features,
           trainingSeconds: report.timings.training, epochs: report.timings.epochs.count,
           validationAccuracy: report.validationAccuracy,
-          peakResidentMegabytes: Double(peakKilobytes) / 1024))
+          peakResidentMegabytes: peakMegabytes))
     }
     return runs
   }
@@ -257,15 +258,6 @@ struct BenchTrainCommand: ParsableCommand {
       mode: mode, batchSize: batchSize, threads: threads,
       imagesPerSecond: Double(batchSize) / seconds, secondsPerStep: seconds,
       residentMegabytes: ProcessMemory.residentMegabytes(), loadAverage: Self.loadAverage())
-  }
-
-  /// VmHWM of a running process, in kB (0 once it has gone).
-  static func highWaterKilobytes(of pid: Int32) -> Int {
-    guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-      let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
-      let value = line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first
-    else { return 0 }
-    return Int(value) ?? 0
   }
 
   /// The 1-minute load average (other processes competing for the cores).

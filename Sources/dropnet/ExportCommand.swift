@@ -83,10 +83,4 @@ struct ExportCommand: ParsableCommand {
       throw ExitCode(2)
     }
   }
-
-  /// The head `dropnet train` adds, as CoreML layers, or nil for a checkpoint without one
-  /// (`ClassifierHead.trained(of:)`; the exporter applies it by itself).
-  static func trainedHead(of checkpoint: Checkpoint) throws -> ClassifierHead? {
-    try ClassifierHead.trained(of: checkpoint)
-  }
 }

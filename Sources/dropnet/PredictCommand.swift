@@ -82,9 +82,7 @@ struct PredictCommand: ParsableCommand {
       }
     }
     if json {
-      let encoder = JSONEncoder()
-      encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-      print(String(decoding: try encoder.encode(predictions), as: UTF8.self))
+      try Terminal.printJSON(predictions)
     } else {
       for prediction in predictions {
         print(prediction.image)

@@ -29,9 +29,7 @@ struct StatusCommand: ParsableCommand {
       throw ExitCode(2)
     }
     if json {
-      let encoder = JSONEncoder()
-      encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-      print(String(decoding: try encoder.encode(status), as: UTF8.self))
+      try Terminal.printJSON(status)
       return
     }
     let pid = DaemonProcessFile.runningDaemon(stateFolder: folder)

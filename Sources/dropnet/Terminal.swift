@@ -31,6 +31,13 @@ final class Terminal {
     hasProgressLine = false
   }
 
+  /// Prints `value` to stdout as pretty JSON with sorted keys (`--json` output).
+  static func printJSON(_ value: some Encodable) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    print(String(decoding: try encoder.encode(value), as: UTF8.self))
+  }
+
   /// Formats rows as a left/right aligned text table (numbers right-aligned).
   static func table(header: [String], rows: [[String]]) -> String {
     let all = [header] + rows

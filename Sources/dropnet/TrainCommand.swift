@@ -141,7 +141,8 @@ struct TrainCommand: ParsableCommand {
       let seconds = Date().timeIntervalSince(started)
       try FileManager.default.createDirectory(at: runURL, withIntermediateDirectories: true)
       try result.history.writeCSV(to: runURL.appendingPathComponent("history.csv"))
-      try result.history.writeCurves(to: runURL.appendingPathComponent("curves.png"))
+      try result.history.writeCurves(
+        to: runURL.appendingPathComponent("curves.png"), bestEpoch: result.bestEpoch)
       try writeCheckpointAndReport(result, report: report, base: base, seconds: seconds)
       print(
         Terminal.table(

@@ -64,7 +64,7 @@ final class TrainingHistoryTests: XCTestCase {
     XCTAssertEqual(try String(contentsOf: csv, encoding: .utf8), history.csv)
 
     let curves = folder.appendingPathComponent("curves.png")
-    try history.writeCurves(to: curves)
+    try history.writeCurves(to: curves, bestEpoch: history.best()?.epoch)
     let image = try Image(contentsOf: curves.path)
     // Two 640x400 plots stacked: loss above accuracy.
     XCTAssertEqual([image.width, image.height], [640, 800])
