@@ -6,16 +6,15 @@ import XCTest
 /// as root when none runs), a `NOTIFY_SOCKET` the test listens on, and the journal read back
 /// with `journalctl`. Nothing sleeps: every wait is for an event, with a deadline.
 final class ServiceHarness {
-  static let journalSocket = "/run/systemd/journal/socket"
-
   let folder: URL
   let drop: URL
   let state: URL
   let output: URL
   let notify: DatagramListener
   private(set) var process: Process?
-  /// When the running daemon was started: its pid may have been another process's before.
-  private(set) var startedAt = Date()
+  /// The journal's newest entry before the running daemon started: its pid may have been
+  /// another process's, whose entries are older.
+  private var journalCursor: String?
   private var journaldProcess: Process?
   /// Notifications received so far; a thread drains the socket at once, as systemd does (an
   /// unread socket fills up and blocks the daemon's sd_notify).
@@ -31,7 +30,7 @@ final class ServiceHarness {
     try FileManager.default.createDirectory(at: drop, withIntermediateDirectories: true)
     notify = try DatagramListener(
       path: NSTemporaryDirectory() + "dropnet-notify-\(UUID().uuidString.prefix(8)).sock")
-    if !DatagramListener.isListening(Self.journalSocket) {
+    if !DatagramListener.isListening(Journald.socket) {
       journaldProcess = try Journald.start()
     }
     let listener = notify
@@ -81,7 +80,7 @@ final class ServiceHarness {
     let handle = try FileHandle(forWritingTo: log)
     process.standardOutput = handle
     process.standardError = handle
-    startedAt = Date()
+    journalCursor = try Journald.cursor()
     try process.run()
     self.process = process
   }
@@ -117,7 +116,7 @@ final class ServiceHarness {
     until: ([[String: String]]) -> Bool
   ) throws -> [[String: String]] {
     let entries = try Journald.follow(
-      matches + ["_PID=\(pid)"], since: startedAt, within: limit, until: until)
+      matches + ["_PID=\(pid)"], after: journalCursor, within: limit, until: until)
     guard until(entries) else {
       throw TestFiles.Missing(
         "journal \(matches) did not reach the expected state within \(limit): "

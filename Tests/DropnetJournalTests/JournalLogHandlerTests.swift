@@ -16,8 +16,6 @@ final class LineCollector: Sendable {
 /// The journald handler against a real systemd-journald started by the test (as root), read
 /// back with `journalctl -o json`; and its stderr fallback when no journald listens.
 final class JournalLogHandlerTests: XCTestCase {
-  static let journalSocket = "/run/systemd/journal/socket"
-
   func testFieldNamesAndPriorities() {
     XCTAssertEqual(JournalLogHandler.fieldName("event"), "DROPNET_EVENT")
     XCTAssertEqual(JournalLogHandler.fieldName("val-accuracy"), "DROPNET_VAL_ACCURACY")
@@ -56,7 +54,7 @@ final class JournalLogHandlerTests: XCTestCase {
     logger[metadataKey: "test-run"] = "\(run)"
 
     // No journald yet (unless the machine runs one): the entry becomes a readable line.
-    let journaldWasRunning = DatagramListener.isListening(Self.journalSocket)
+    let journaldWasRunning = DatagramListener.isListening(Journald.socket)
     if !journaldWasRunning {
       logger.warning("before journald", metadata: ["event": "probe"])
       XCTAssertEqual(fallbackLines.all.count, 1)

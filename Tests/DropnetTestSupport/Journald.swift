@@ -8,6 +8,9 @@ import Foundation
 public enum Journald {
   /// The daemon's binary on Debian (package systemd).
   public static let executable = "/lib/systemd/systemd-journald"
+  /// Where journald takes native-protocol entries (`sd_journal_sendv`).
+  public static let socket = "/run/systemd/journal/socket"
+  static let journalctl = URL(fileURLWithPath: "/usr/bin/journalctl")
 
   /// Starts systemd-journald and waits for its `READY=1` on a notify socket of our own;
   /// throws `TestFiles.Missing` when it is not installed or not ready within 20 s.
@@ -39,21 +42,33 @@ public enum Journald {
     throw TestFiles.Missing("systemd-journald did not report READY=1 within 20 s")
   }
 
+  /// The cursor of the journal's newest entry, nil when it has none: `follow(after:)` then
+  /// reads only the entries logged later.
+  public static func cursor() throws -> String? {
+    let newest = try ChildProcess.run(journalctl, ["--lines=1", "--output=json", "--no-pager"])
+    return newest.output.split(separator: "\n").lazy.compactMap {
+      (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["__CURSOR"]
+        as? String
+    }.last
+  }
+
   /// Follows the journal (`journalctl --follow -o json`) until `until` holds for the entries
-  /// matching all `matches` and logged at or after `since`, or `limit` has passed; returns
-  /// their fields as text.
+  /// matching all `matches` and logged after the entry at `cursor` (all when nil), or `limit`
+  /// has passed; returns their fields as text.
   ///
-  /// `since` matters when matching on `_PID`: the journal keeps older processes' entries, and
+  /// `cursor` matters when matching on `_PID`: the journal keeps older processes' entries, and
   /// a pid is reused once the kernel's pid counter wraps (32768 by default).
   public static func follow(
-    _ matches: [String], since: Date? = nil, within limit: Duration,
+    _ matches: [String], after cursor: String? = nil, within limit: Duration,
     until: ([[String: String]]) -> Bool
   ) throws -> [[String: String]] {
-    // __REALTIME_TIMESTAMP is in microseconds since the epoch.
-    let earliest = since.map { UInt64(($0.timeIntervalSince1970 * 1e6).rounded(.down)) } ?? 0
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/journalctl")
-    process.arguments = ["--follow", "--lines=all", "--output=json", "--no-pager"] + matches
+    process.executableURL = journalctl
+    process.arguments =
+      ["--follow", "--lines=all", "--output=json", "--no-pager"]
+      // Not --after-cursor: with matches, it also skips the first matching entry after the
+      // cursor (journalctl skips one entry past wherever the seek lands).
+      + (cursor.map { ["--cursor=\($0)"] } ?? []) + matches
     let output = Pipe()
     process.standardOutput = output
     process.standardError = FileHandle.nullDevice
@@ -82,8 +97,9 @@ public enum Journald {
         guard let object = try JSONSerialization.jsonObject(with: line) as? [String: Any] else {
           continue
         }
-        let logged = (object["__REALTIME_TIMESTAMP"] as? String).flatMap { UInt64($0) } ?? 0
-        if logged >= earliest { entries.append(object.mapValues(text)) }
+        // --cursor starts at the cursor's own entry (when it matches): it is older.
+        if let cursor, object["__CURSOR"] as? String == cursor { continue }
+        entries.append(object.mapValues(text))
       }
     }
     return entries
