@@ -14,7 +14,6 @@ struct FoldedConvolution {
 
   /// Folds a MobileNet layer's TF-layout weights and BatchNorm statistics (gamma defaults to 1).
   init(layer: MobileNetV1Layer, weights: [String: HostTensor], epsilon: Double) {
-    let kernelSize = layer.kernelSize
     let outputChannels = layer.outputChannels
     let source = weights[layer.weightsName]!.values
     let beta = weights[layer.betaName]!.values
@@ -27,39 +26,14 @@ struct FoldedConvolution {
       scale[channel] = Double(gamma[channel]) / (Double(variance[channel]) + epsilon).squareRoot()
       bias[channel] = Float(Double(beta[channel]) - Double(mean[channel]) * scale[channel])
     }
+    // Each output channel's weights are contiguous in the engine layout (OIHW, or GOIHW for
+    // depthwise with one channel per group): element i belongs to channel i / perChannel.
+    let perChannel = source.count / outputChannels
     var folded = [Float](repeating: 0, count: source.count)
-    switch layer.kind {
-    case .depthwise:
-      // TF [KH, KW, C, 1] -> oneDNN [G=C, 1, 1, KH, KW].
-      let channels = layer.inputChannels
-      for channel in 0..<channels {
-        for row in 0..<kernelSize {
-          for column in 0..<kernelSize {
-            let tfIndex = (row * kernelSize + column) * channels + channel
-            let index = (channel * kernelSize + row) * kernelSize + column
-            folded[index] = Float(Double(source[tfIndex]) * scale[channel])
-          }
-        }
-      }
-      weightsDimensions = [channels, 1, 1, kernelSize, kernelSize]
-    case .standard, .pointwise:
-      // TF HWIO [KH, KW, I, O] -> oneDNN OIHW [O, I, KH, KW].
-      let inputChannels = layer.inputChannels
-      for output in 0..<outputChannels {
-        for input in 0..<inputChannels {
-          for row in 0..<kernelSize {
-            for column in 0..<kernelSize {
-              let tfIndex =
-                ((row * kernelSize + column) * inputChannels + input) * outputChannels + output
-              let index =
-                ((output * inputChannels + input) * kernelSize + row) * kernelSize + column
-              folded[index] = Float(Double(source[tfIndex]) * scale[output])
-            }
-          }
-        }
-      }
-      weightsDimensions = [outputChannels, inputChannels, kernelSize, kernelSize]
+    layer.forEachWeightIndex { index, tfIndex in
+      folded[index] = Float(Double(source[tfIndex]) * scale[index / perChannel])
     }
+    weightsDimensions = layer.engineWeightsDimensions
     self.weights = folded
     self.bias = bias
   }

@@ -43,15 +43,26 @@ struct MobileNetV1Layer: Sendable {
   /// The flat index in the TF layout (`weightsShape`) of each element of the plain engine
   /// layout (`engineWeightsDimensions`), in engine order: engine[i] = tf[map[i]].
   var engineToTensorFlowIndex: [Int] {
+    var map = [Int](repeating: 0, count: weightsShape.reduce(1, *))
+    forEachWeightIndex { engineIndex, tfIndex in map[engineIndex] = tfIndex }
+    return map
+  }
+
+  /// Calls `body(engineIndex, tfIndex)` for every weight in engine order: its flat index in
+  /// the plain engine layout (`engineWeightsDimensions`) and in the TF layout (`weightsShape`).
+  /// A traversal rather than a map: folding at load time then allocates nothing per weight.
+  func forEachWeightIndex(_ body: (_ engineIndex: Int, _ tfIndex: Int) -> Void) {
     let size = kernelSize
-    var map: [Int] = []
-    map.reserveCapacity(weightsShape.reduce(1, *))
+    var engineIndex = 0
     switch kind {
     case .depthwise:
       // TF [KH, KW, C, 1] -> oneDNN [G = C, 1, 1, KH, KW].
       for channel in 0..<inputChannels {
         for row in 0..<size {
-          for column in 0..<size { map.append((row * size + column) * inputChannels + channel) }
+          for column in 0..<size {
+            body(engineIndex, (row * size + column) * inputChannels + channel)
+            engineIndex += 1
+          }
         }
       }
     case .standard, .pointwise:
@@ -60,13 +71,15 @@ struct MobileNetV1Layer: Sendable {
         for input in 0..<inputChannels {
           for row in 0..<size {
             for column in 0..<size {
-              map.append(((row * size + column) * inputChannels + input) * outputChannels + output)
+              body(
+                engineIndex,
+                ((row * size + column) * inputChannels + input) * outputChannels + output)
+              engineIndex += 1
             }
           }
         }
       }
     }
-    return map
   }
 
   /// The 27 convolutions in order: Conv2d_0, then depthwise/pointwise pairs Conv2d_1...13.

@@ -253,17 +253,24 @@ public final class MobileNetV1Trainable {
     let channels = [layer.outputChannels]
     switch part {
     case .weights:
-      let plain = try readPlain(stage.weights, dimensions: layer.engineWeightsDimensions)
-      var values = [Float](repeating: 0, count: plain.count)
-      for (engineIndex, tfIndex) in layer.engineToTensorFlowIndex.enumerated() {
-        values[tfIndex] = plain[engineIndex]
-      }
-      return HostTensor(shape: layer.weightsShape, values: values)
+      return try tensorFlowWeights(stage.weights, of: layer)
     case .gamma: return HostTensor(shape: channels, values: try stage.gamma.read())
     case .beta: return HostTensor(shape: channels, values: try stage.beta.read())
     case .movingMean: return HostTensor(shape: channels, values: stage.movingMean)
     case .movingVariance: return HostTensor(shape: channels, values: stage.movingVariance)
     }
+  }
+
+  /// Weights-shaped `memory` (the weights or their gradient) in `layer`'s TF layout.
+  private func tensorFlowWeights(_ memory: Memory, of layer: MobileNetV1Layer) throws
+    -> HostTensor
+  {
+    let plain = try readPlain(memory, dimensions: layer.engineWeightsDimensions)
+    var values = [Float](repeating: 0, count: plain.count)
+    for (engineIndex, tfIndex) in layer.engineToTensorFlowIndex.enumerated() {
+      values[tfIndex] = plain[engineIndex]
+    }
+    return HostTensor(shape: layer.weightsShape, values: values)
   }
 
   /// Replaces one tensor (TF-slim name, TF layout and shape).
@@ -297,12 +304,7 @@ public final class MobileNetV1Trainable {
       return HostTensor(shape: [layer.outputChannels], values: try stage.diffGamma.read())
     case .beta: return HostTensor(shape: [layer.outputChannels], values: try stage.diffBeta.read())
     case .weights where stage.diffWeights != nil:
-      let plain = try readPlain(stage.diffWeights!, dimensions: layer.engineWeightsDimensions)
-      var values = [Float](repeating: 0, count: plain.count)
-      for (engineIndex, tfIndex) in layer.engineToTensorFlowIndex.enumerated() {
-        values[tfIndex] = plain[engineIndex]
-      }
-      return HostTensor(shape: layer.weightsShape, values: values)
+      return try tensorFlowWeights(stage.diffWeights!, of: layer)
     case .weights, .movingMean, .movingVariance:
       throw EngineError(
         code: .invalidConfiguration, layer: name,
