@@ -18,19 +18,12 @@ extension ClassifierHead {
         code: .invalidHead, message: "\(error.message); export a checkpoint from `dropnet train`")
     }
     let tensors = checkpoint.tensors
-    // Keras' Dense kernel is [inputs, outputs]; CoreML wants row-major [outputs, inputs].
+    // Keras' Dense kernel is [inputs, outputs].
     func innerProduct(_ weights: String, _ biases: String) -> InnerProduct {
       let kernel = tensors[weights]!
-      let (inputs, outputs) = (kernel.shape[0], kernel.shape[1])
-      var transposed = [Float](repeating: 0, count: inputs * outputs)
-      for input in 0..<inputs {
-        for output in 0..<outputs {
-          transposed[output * inputs + input] = kernel.values[input * outputs + output]
-        }
-      }
       return InnerProduct(
-        weights: transposed, bias: tensors[biases]!.values, inputCount: inputs,
-        outputCount: outputs)
+        inputMajorWeights: kernel.values, bias: tensors[biases]!.values,
+        inputCount: kernel.shape[0], outputCount: kernel.shape[1])
     }
     let batchNorm = BatchNorm(
       gamma: tensors[names.batchNormGamma]!.values, beta: tensors[names.batchNormBeta]!.values,

@@ -26,6 +26,19 @@ public struct ClassifierHead: Sendable, Equatable {
       self.inputCount = inputCount
       self.outputCount = outputCount
     }
+
+    /// Creates an inner product from TF's input-major layout: `inputMajorWeights` is
+    /// row-major [inputCount, outputCount] (a Dense kernel, or a 1x1 convolution's [1, 1, in,
+    /// out]), transposed here to CoreML's [outputCount, inputCount].
+    public init(inputMajorWeights: [Float], bias: [Float], inputCount: Int, outputCount: Int) {
+      var transposed = [Float](repeating: 0, count: inputCount * outputCount)
+      for input in 0..<inputCount {
+        for output in 0..<outputCount {
+          transposed[output * inputCount + input] = inputMajorWeights[input * outputCount + output]
+        }
+      }
+      self.init(weights: transposed, bias: bias, inputCount: inputCount, outputCount: outputCount)
+    }
   }
 
   /// Inference batch normalization: `gamma * (x - mean) / sqrt(variance + epsilon) + beta`.
@@ -106,17 +119,10 @@ public struct ClassifierHead: Sendable, Equatable {
     }
     let inputCount = weights.shape[2]
     let outputCount = weights.shape[3]
-    // TF [1, 1, in, out] -> CoreML [out, in].
-    var transposed = [Float](repeating: 0, count: inputCount * outputCount)
-    for input in 0..<inputCount {
-      for output in 0..<outputCount {
-        transposed[output * inputCount + input] = weights.values[input * outputCount + output]
-      }
-    }
     return ClassifierHead(layers: [
       .innerProduct(
         InnerProduct(
-          weights: transposed, bias: biases.values, inputCount: inputCount,
+          inputMajorWeights: weights.values, bias: biases.values, inputCount: inputCount,
           outputCount: outputCount))
     ])
   }
