@@ -105,13 +105,8 @@ public final class BatchLoader: Sendable {
       let side = ImagePreprocessor.inputSize
       var pixels: [[UInt8]] = []
       for sample in samples {
-        let image = try Image(contentsOf: sample.url(in: stateFolder).path)
-        let crop = ImagePreprocessor.centralCrop(width: image.width, height: image.height)
-        let cropped = try Image(
-          bytes: ImagePreprocessor.crop(
-            image.bytes, width: image.width, height: image.height, to: crop),
-          width: crop.width, height: crop.height, channelCount: 3
-        ).resized(width: side, height: side)
+        let cropped = try CheckpointClassifier.croppedImage(
+          contentsOf: sample.url(in: stateFolder).path)
         let augmented = try augmentation?.apply(to: cropped, using: &random) ?? cropped
         pixels.append(augmented.bytes)
       }

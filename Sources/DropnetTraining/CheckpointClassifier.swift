@@ -50,22 +50,23 @@ public final class CheckpointClassifier {
     return head.probabilities(features: output.features.values).map(Float.init)
   }
 
-  /// The 224x224 BGR bytes of the image at `path` as the network sees it: decoded by OpenCV,
+  /// The 224x224 BGR image at `path` as the network sees it: decoded by OpenCV,
   /// centre-cropped to 87.5% of the shorter side (as the weights were evaluated), resized.
-  public static func croppedImage(contentsOf path: String) throws -> [UInt8] {
+  /// Training's frames go through the same crop (`FeatureCache`, `BatchLoader`).
+  public static func croppedImage(contentsOf path: String) throws -> Image {
     let image = try Image(contentsOf: path)
     let crop = ImagePreprocessor.centralCrop(width: image.width, height: image.height)
     let cropped = try ImagePreprocessor.crop(
       image.bytes, width: image.width, height: image.height, to: crop)
     let side = ImagePreprocessor.inputSize
     return try Image(bytes: cropped, width: crop.width, height: crop.height, channelCount: 3)
-      .resized(width: side, height: side).bytes
+      .resized(width: side, height: side)
   }
 
   /// One image file as the network's input [1, 224, 224, 3] (see `croppedImage`).
   public static func input(contentsOf path: String) throws -> HostTensor {
     let side = ImagePreprocessor.inputSize
     return try ImagePreprocessor.tensor(
-      fromBGR: croppedImage(contentsOf: path), width: side, height: side)
+      fromBGR: croppedImage(contentsOf: path).bytes, width: side, height: side)
   }
 }

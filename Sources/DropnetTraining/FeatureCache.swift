@@ -176,14 +176,8 @@ public final class FeatureCache {
 
   /// BGR bytes, 224x224, cropped as predict does, then augmented for copies above 0.
   private func image(of sample: TrainingSample, key: Key) throws -> [UInt8] {
-    let image = try Image(contentsOf: sample.url(in: stateFolder).path)
-    let crop = ImagePreprocessor.centralCrop(width: image.width, height: image.height)
-    let side = ImagePreprocessor.inputSize
-    let cropped = try Image(
-      bytes: ImagePreprocessor.crop(
-        image.bytes, width: image.width, height: image.height, to: crop),
-      width: crop.width, height: crop.height, channelCount: 3
-    ).resized(width: side, height: side)
+    let cropped = try CheckpointClassifier.croppedImage(
+      contentsOf: sample.url(in: stateFolder).path)
     guard key.copy > 0, let augmentation else { return cropped.bytes }
     // The draw depends only on the content and the copy number (FNV-1a over both).
     var seed: UInt64 = 0xCBF2_9CE4_8422_2325

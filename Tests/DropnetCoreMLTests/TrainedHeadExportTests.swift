@@ -78,7 +78,8 @@ final class TrainedHeadExportTests: XCTestCase {
       where name.hasSuffix(".jpg") {
         images.append(
           try CheckpointClassifier.croppedImage(
-            contentsOf: folder.appendingPathComponent(name).path))
+            contentsOf: folder.appendingPathComponent(name).path
+          ).bytes)
       }
     }
     return images
