@@ -52,22 +52,29 @@ enum CLIFixtures {
   }
 
   /// The bundled example movies (examples/generated/drop) extracted by `dropnet extract`
-  /// into `root/state`, `root` a new temporary folder; also the held-out photos' folder.
-  static func extractExamples(file: StaticString = #filePath, line: UInt = #line) throws -> (
-    heldOut: URL, root: URL, state: URL
-  ) {
+  /// once per test process (`dropnet train` only reads the state folder), the held-out
+  /// photos' folder, and `root`, a new temporary folder for the test's runs.
+  static func extractExamples() throws -> (heldOut: URL, root: URL, state: URL) {
+    let (heldOut, state) = try extracted.get()
+    return (heldOut, try TestFiles.temporaryFolder(), state)
+  }
+
+  private static let extracted = Result { try extractOnce() }
+
+  private static func extractOnce() throws -> (heldOut: URL, state: URL) {
     let examples = TestFiles.packageRoot.appendingPathComponent("examples/generated")
     let heldOut = examples.appendingPathComponent("heldout")
     guard FileManager.default.fileExists(atPath: heldOut.path) else {
       throw TestFiles.Missing("no example data: run examples/make-examples.sh")
     }
-    let root = try TestFiles.temporaryFolder()
-    let state = root.appendingPathComponent("state")
-    let extract = try run([
+    let state = try TestFiles.temporaryFolder("examples").appendingPathComponent("state")
+    let extract = try DropnetExecutable.run([
       "extract", "--drop", examples.appendingPathComponent("drop").path, "--state", state.path,
     ])
-    XCTAssertEqual(extract.status, 0, extract.output, file: file, line: line)
-    return (heldOut, root, state)
+    guard extract.status == 0 else {
+      throw TestFiles.Missing("dropnet extract of the examples failed: \(extract.output)")
+    }
+    return (heldOut, state)
   }
 
   static func manifest(_ state: URL) throws -> [String: Any] {

@@ -8,6 +8,23 @@ enum CoreMLTestSupport {
   /// The package root.
   static let packageRoot = TestFiles.packageRoot
 
+  /// Largest |expected - actual| over two row-major [images, classCount] probability tables,
+  /// and whether each image's top class agrees.
+  static func compareProbabilities(_ expected: [Double], _ actual: [Double], classCount: Int)
+    -> (maximum: Double, sameTop: [Bool])
+  {
+    XCTAssertEqual(expected.count, actual.count)
+    var maximum = 0.0
+    var sameTop: [Bool] = []
+    for image in 0..<(expected.count / classCount) {
+      let rows = (image * classCount)..<((image + 1) * classCount)
+      for index in rows { maximum = max(maximum, abs(expected[index] - actual[index])) }
+      sameTop.append(
+        rows.max { expected[$0] < expected[$1] } == rows.max { actual[$0] < actual[$1] })
+    }
+    return (maximum, sameTop)
+  }
+
   /// The ImageNet checkpoint imported from examples/weights (imported once per test run).
   static func imageNetCheckpoint() throws -> Checkpoint {
     try imported.get()

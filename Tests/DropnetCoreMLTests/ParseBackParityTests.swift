@@ -12,11 +12,11 @@ final class ParseBackParityTests: XCTestCase {
   /// Float32 export: the only differences are folding batch norm once into float32 weights
   /// (the engine folds the checkpoint the same way, in Double) and the scaler computing
   /// x * (1/127.5) - 1 instead of (x - 127.5) / 127.5: float rounding, far below this.
-  static let float32Tolerance: Float = 1e-4
+  static let float32Tolerance = 1e-4
   /// Float16 export: every weight rounded to 11 significant bits (relative error <= 2^-11).
   /// Measured on these photos: 0.0068 (float32: 1.3e-6); the bound leaves room, and the top
   /// class must not change.
-  static let float16Tolerance: Float = 0.02
+  static let float16Tolerance = 0.02
 
   static let photos = ["baboon", "orange", "squirrel", "chelsea", "coffee"]
 
@@ -52,18 +52,10 @@ final class ParseBackParityTests: XCTestCase {
   }
 
   /// Largest absolute difference, and whether each image's top class agrees.
-  func compare(_ left: HostTensor, _ right: HostTensor) -> (maximum: Float, sameTop: [Bool]) {
+  func compare(_ left: HostTensor, _ right: HostTensor) -> (maximum: Double, sameTop: [Bool]) {
     XCTAssertEqual(left.shape, right.shape)
-    let classes = left.shape[1]
-    var maximum: Float = 0
-    var sameTop: [Bool] = []
-    for image in 0..<left.shape[0] {
-      let a = left.values[(image * classes)..<((image + 1) * classes)]
-      let b = right.values[(image * classes)..<((image + 1) * classes)]
-      for (x, y) in zip(a, b) { maximum = max(maximum, abs(x - y)) }
-      sameTop.append(a.indices.max { a[$0] < a[$1] } == b.indices.max { b[$0] < b[$1] })
-    }
-    return (maximum, sameTop)
+    return CoreMLTestSupport.compareProbabilities(
+      left.values.map(Double.init), right.values.map(Double.init), classCount: left.shape[1])
   }
 
   func testFloat32ExportPredictsWhatTheCheckpointPredicts() throws {

@@ -145,18 +145,8 @@ final class TrainedHeadExportTests: XCTestCase {
     let features = try body.forward(file.input(fromRGB: rgb)).features.values
     let actual = try file.probabilities(features: features)
 
-    XCTAssertEqual(expected.count, actual.count)
-    let classes = classifier.labels.count
-    var maximum = 0.0
-    var sameTop: [Bool] = []
-    for image in 0..<images.count {
-      let rows = (image * classes)..<((image + 1) * classes)
-      for index in rows { maximum = max(maximum, abs(Double(expected[index]) - actual[index])) }
-      let a = Array(expected[rows])
-      let b = Array(actual[rows])
-      sameTop.append(a.indices.max { a[$0] < a[$1] } == b.indices.max { b[$0] < b[$1] })
-    }
-    return (maximum, sameTop)
+    return CoreMLTestSupport.compareProbabilities(
+      expected.map(Double.init), actual, classCount: classifier.labels.count)
   }
 
   func testFloat32ExportOfATrainedHeadPredictsWhatTheCheckpointPredicts() throws {

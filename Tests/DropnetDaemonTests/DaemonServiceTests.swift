@@ -105,7 +105,7 @@ final class DaemonServiceTests: XCTestCase {
     try harness.awaitJournal(["MESSAGE=configuration reloaded"]) { !$0.isEmpty }
 
     // `dropnet rebuild` signals the daemon: re-extract, train from ImageNet, bypass the gate.
-    let rebuild = try runCLI(["rebuild", "--state", harness.state.path])
+    let rebuild = try DropnetExecutable.run(["rebuild", "--state", harness.state.path])
     XCTAssertEqual(rebuild.status, 0, rebuild.output)
     // The rebuild's fast pass publishes without the gate; then its second pass is judged.
     try harness.awaitJournal(["DROPNET_EVENT=published", "DROPNET_EVENT=rejected"]) { entries in
@@ -123,7 +123,7 @@ final class DaemonServiceTests: XCTestCase {
     XCTAssertEqual(versions.count, 3, "model.versions_kept = 3: \(versions)")
     XCTAssertTrue(versions.contains("DropnetClassifier-\(model.version).mlmodel"))
 
-    let status = try runCLI(["status", "--state", harness.state.path])
+    let status = try DropnetExecutable.run(["status", "--state", harness.state.path])
     XCTAssertEqual(status.status, 0, status.output)
     for expected in [
       "daemon: running (pid \(harness.pid))", "dataset: 2 classes, 3 movies",
@@ -264,17 +264,7 @@ final class DaemonServiceTests: XCTestCase {
 
   // MARK: Helpers
 
-  func runCLI(_ arguments: [String]) throws -> (status: Int32, output: String) {
-    let result = try DropnetExecutable.run(arguments)
-    return (result.status, result.output)
-  }
-
   func runTool(_ path: String, _ arguments: [String]) throws -> Int32 {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: path)
-    process.arguments = arguments
-    try process.run()
-    process.waitUntilExit()
-    return process.terminationStatus
+    try ChildProcess.run(URL(fileURLWithPath: path), arguments).status
   }
 }

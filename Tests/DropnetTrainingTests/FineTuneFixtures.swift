@@ -5,27 +5,24 @@ import DropnetTraining
 import Foundation
 
 /// Weights and inputs for the fine-tuning tests: the real ImageNet base, and deterministic
-/// tensors without a file, the same numbers Fixtures/make_finetune_reference.py makes: element
-/// i of tensor number t is built from wave(i, t) = sin(12.9898 i + 78.233 t), computed in
-/// Double and rounded to Float.
+/// tensors without a file. The head's are the numbers Fixtures/make_finetune_reference.py
+/// makes (element i of tensor number t from wave(i, t) = sin(12.9898 i + 78.233 t), computed
+/// in Double and rounded to Float); `base()` uses the same waves for a base that needs no
+/// weights file (the script uses the real ImageNet base).
 enum FineTuneFixtures {
-  nonisolated(unsafe) private static var imported: Checkpoint?
-  private static let lock = NSLock()
+  private static let imported = Result { try importImageNet() }
 
   /// The ImageNet MobileNet v1 checkpoint imported from examples/weights
   /// (examples/fetch-weights.sh), once per test process.
-  static func imageNetCheckpoint() throws -> Checkpoint {
-    lock.lock()
-    defer { lock.unlock() }
-    if let imported { return imported }
+  static func imageNetCheckpoint() throws -> Checkpoint { try imported.get() }
+
+  private static func importImageNet() throws -> Checkpoint {
     let url = TestFiles.packageRoot.appendingPathComponent(
       "examples/weights/mobilenet_v1_imagenet.pb")
     guard FileManager.default.fileExists(atPath: url.path) else {
       throw TestFiles.Missing("\(url.path) is missing: run bash examples/fetch-weights.sh")
     }
-    let checkpoint = try WeightsImporter.importGraph(at: url)
-    imported = checkpoint
-    return checkpoint
+    return try WeightsImporter.importGraph(at: url)
   }
 
   /// Its tensors.

@@ -35,15 +35,11 @@ final class HeadTrainerTests: XCTestCase {
     lock.lock()
     defer { lock.unlock() }
     if let shared { return shared }
-    let weights = examples.appendingPathComponent("weights/mobilenet_v1_imagenet.pb")
     let drop = examples.appendingPathComponent("generated/drop")
-    guard FileManager.default.fileExists(atPath: weights.path) else {
-      throw TestFiles.Missing("\(weights.path) is missing: run bash examples/fetch-weights.sh")
-    }
     guard FileManager.default.fileExists(atPath: drop.path) else {
       throw TestFiles.Missing("\(drop.path) is missing: run bash examples/make-examples.sh")
     }
-    let base = try WeightsImporter.importGraph(at: weights)
+    let base = try FineTuneFixtures.imageNetCheckpoint()
     let state = try TestFiles.temporaryFolder("head-state")
     let summary = try DatasetBuilder(
       dropFolder: drop, stateFolder: state, settings: ExtractionSettings(),
