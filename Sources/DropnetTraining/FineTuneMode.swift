@@ -16,7 +16,9 @@ public enum FineTuneMode: Sendable, Hashable, CustomStringConvertible {
   /// Blocks of MobileNet v1 (depthwise + pointwise pairs after Conv2d_0).
   public static let blockCount = 13
 
-  /// Parses `head`, `bn`, `top:K` (K in 1...13) or `all`; nil otherwise.
+  /// Parses `head`, `bn`, `top:K` (K in 1...13, written plainly) or `all`; nil otherwise.
+  /// Only the spelling `description` gives back is accepted: the daemon matches a published
+  /// model's mode by its text, so `top:02` must not be a second name for `top:2`.
   public init?(_ text: String) {
     switch text {
     case "head": self = .head
@@ -24,7 +26,7 @@ public enum FineTuneMode: Sendable, Hashable, CustomStringConvertible {
     case "all": self = .all
     default:
       guard text.hasPrefix("top:"), let count = Int(text.dropFirst(4)),
-        (1...Self.blockCount).contains(count)
+        (1...Self.blockCount).contains(count), text == "top:\(count)"
       else { return nil }
       self = .topBlocks(count)
     }

@@ -129,7 +129,9 @@ final class FineTunerTests: XCTestCase {
     XCTAssertEqual(FineTuneMode("bn"), .batchNorm)
     XCTAssertEqual(FineTuneMode("top:3"), .topBlocks(3))
     XCTAssertEqual(FineTuneMode("all"), .all)
-    for bad in ["top:0", "top:14", "top:", "BN", ""] { XCTAssertNil(FineTuneMode(bad), bad) }
+    for bad in ["top:0", "top:14", "top:", "top:02", "top:+2", "BN", ""] {
+      XCTAssertNil(FineTuneMode(bad), bad)
+    }
     XCTAssertEqual(FineTuneMode.topBlocks(3).trainedConvolutionCount, 6)
     XCTAssertEqual(FineTuneMode.all.trainedConvolutionCount, 27)
     XCTAssertEqual(FineTuneMode.batchNorm.description, "bn")
