@@ -40,7 +40,7 @@ public final class FineTuningPass: TrainingPass {
       throw TrainingPassStopped()
     }
     let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
-    let head = result.headResult
+    let head = result.head
     let facts = TrainingFacts(
       result: head, fineTuneMode: mode, split: settings.split.strategy,
       dropnetVersion: DropnetVersion.string)

@@ -41,7 +41,7 @@ public struct TrainingOutcome: Sendable {
   }
 
   /// The outcome of a run that `result` describes (a head-only run, or a fine-tuning run's
-  /// `headResult`): its history, kept epoch and that epoch's validation figures, and splits.
+  /// `head`): its history, kept epoch and that epoch's validation figures, and splits.
   init(
     checkpoint: Checkpoint, result: HeadTrainer.Result, seconds: Double, stateFolder: URL?
   ) {

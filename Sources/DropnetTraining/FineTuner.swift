@@ -53,18 +53,13 @@ public struct FineTuner {
     }
   }
 
-  /// What training produced: `HeadTrainer.Result`'s fields plus the trained base tensors.
+  /// What training produced: what a head-only run also has (`head`, read as this struct's
+  /// own fields, e.g. `result.labels`), plus the trained base tensors and the step figures.
+  @dynamicMemberLookup
   public struct Result: Sendable {
-    /// The classes in network order (index i = output i).
-    public var labels: [Label]
-    /// Every epoch's numbers.
-    public var history: TrainingHistory
-    /// The epoch (1-based) with the lowest validation loss.
-    public var bestEpoch: Int
-    /// The head as it was after `bestEpoch`.
-    public var bestHead: ClassifierHeadModel
-    /// The split used (after `maximumFramesPerClass`).
-    public var split: DatasetSplit
+    /// Classes, history, kept epoch, its head, split and validation predictions, as
+    /// `HeadTrainer` gives them (`featureSeconds` 0: nothing is cached).
+    public var head: HeadTrainer.Result
     /// The base's tensors that changed, as they were after `bestEpoch` (TF-slim names and
     /// layouts): gamma, beta, moving mean and variance of every layer, and the weights of the
     /// trained convolutions. The frozen weights are the ones training started from.
@@ -74,20 +69,8 @@ public struct FineTuner {
     /// Seconds the steps waited for the batch loader's worker, all epochs.
     public var loaderWaitSeconds: Double
 
-    /// The class index of every validation frame, in `split.validation` order.
-    public var validationClasses: [Int]
-    /// The best epoch's predicted class of every validation frame.
-    public var validationPredictions: [Int]
-    /// `TrainingReport.datasetHash` of the frames used (both sides) and their labels.
-    public var datasetHash: String
-
-    /// The fields a head-only run also has, so callers can treat both trainers alike (the
-    /// trained base goes into the checkpoint through `FineTuner.trainedBase`).
-    public var headResult: HeadTrainer.Result {
-      HeadTrainer.Result(
-        labels: labels, history: history, bestEpoch: bestEpoch, bestHead: bestHead, split: split,
-        validationClasses: validationClasses, validationPredictions: validationPredictions,
-        datasetHash: datasetHash, featureSeconds: 0)
+    public subscript<Value>(dynamicMember field: KeyPath<HeadTrainer.Result, Value>) -> Value {
+      head[keyPath: field]
     }
   }
 
@@ -196,13 +179,14 @@ public struct FineTuner {
       frames: try (split.training + split.validation).map {
         (try FileFingerprint.contentHash(path: $0.url(in: stateFolder).path), $0.label.name)
       })
-    return Result(
+    let headResult = HeadTrainer.Result(
       labels: labels, history: history, bestEpoch: best!.epoch, bestHead: best!.head,
-      split: split, bestBaseTensors: best!.base,
+      split: split, validationClasses: split.validation.map { classIndex[$0.label]! },
+      validationPredictions: best!.predictions, datasetHash: datasetHash, featureSeconds: 0)
+    return Result(
+      head: headResult, bestBaseTensors: best!.base,
       trainingImagesPerSecond: Double(stepImages) / max(stepSeconds, 1e-9),
-      loaderWaitSeconds: waited,
-      validationClasses: split.validation.map { classIndex[$0.label]! },
-      validationPredictions: best!.predictions, datasetHash: datasetHash)
+      loaderWaitSeconds: waited)
   }
 
   /// One SGD step of base and head on a batch: base forward (batch statistics) -> head

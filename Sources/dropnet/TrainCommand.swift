@@ -122,7 +122,7 @@ struct TrainCommand: ParsableCommand {
         let tuned = try fineTuneBase(
           settings, manifest: manifest, stateURL: stateURL, base: base, warmStart: warmStart,
           terminal: terminal)
-        result = tuned.headResult
+        result = tuned.head
         base = FineTuner.trainedBase(base, tuned)
         report = TrainingReport.Settings(settings, fineTune: fineTune, warmStartFrom: warmStartPath)
       } else {
