@@ -6,18 +6,24 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Numeric results depend on the CPU's kernels: say which, first, so a red run elsewhere reads
+# at once (the oneDNN instruction set follows the build, from `dropnet info`).
+echo "== machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(nproc) cores" >&2
+
 bash examples/install-dependencies.sh
 bash examples/make-examples.sh
 bash examples/fetch-weights.sh
 bash examples/fetch-test-photos.sh
-# The third-party check of exported .mlmodel files (Tests/DropnetCoreMLTests/check_mlmodel.py).
-python3 -c "import coremltools" 2>/dev/null || python3 -m pip install --quiet coremltools==9.0
+# The third-party readers of exported models (e.g. Tests/DropnetCoreMLTests/check_mlmodel.py).
+DROPNET_PYTHON=$(bash examples/python-env.sh Tests/requirements.txt)
+export DROPNET_PYTHON
 
 echo "== swift format lint" >&2
 swift format lint --strict --recursive --parallel Package.swift Sources Tests
 
 echo "== swift build (warnings are errors: see Package.swift)" >&2
 swift build --build-tests 2>&1 | grep -vE "^\[[0-9]+/[0-9]+\]"
+"$(swift build --show-bin-path)/dropnet" info >&2
 
 echo "== swift test" >&2
 swift test --skip-build --disable-swift-testing

@@ -12,6 +12,7 @@ packages=(
   ffmpeg               # examples: renders the example movies; tests: reference decoding
   opencv-doc           # OpenCV's sample videos and photos (tests), ImageNet class names
   gcompris-qt-data     # public-domain photos the example movies are made from
+  python3-venv         # examples/python-env.sh: PyPI packages for tests and benchmarks
 )
 
 missing=()

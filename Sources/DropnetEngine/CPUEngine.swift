@@ -19,6 +19,36 @@ public final class CPUEngine {
     max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
   }
 
+  /// The instruction set oneDNN's kernels use on this CPU, in oneDNN's words (e.g. "AVX-512
+  /// with DL Boost and bfloat16"); what decides which kernels run and so the last bits of
+  /// every result.
+  public static var instructionSet: String {
+    let isa = dnnl_get_effective_cpu_isa()
+    switch isa {
+    case dnnl_cpu_isa_sse41: return "SSE4.1"
+    case dnnl_cpu_isa_avx: return "AVX"
+    case dnnl_cpu_isa_avx2: return "AVX2"
+    case dnnl_cpu_isa_avx2_vnni: return "AVX2 with DL Boost"
+    case dnnl_cpu_isa_avx512_core: return "AVX-512"
+    case dnnl_cpu_isa_avx512_core_vnni: return "AVX-512 with DL Boost"
+    case dnnl_cpu_isa_avx512_core_bf16: return "AVX-512 with DL Boost and bfloat16"
+    case dnnl_cpu_isa_avx512_core_amx: return "AVX-512 with DL Boost, bfloat16 and AMX"
+    default: return "oneDNN ISA 0x\(String(isa.rawValue, radix: 16))"
+    }
+  }
+
+  /// Whether oneDNN runs bfloat16 dot products natively here (AVX-512 BF16 or AMX).
+  public static var hasNativeBFloat16: Bool {
+    let isa = dnnl_get_effective_cpu_isa()
+    return isa == dnnl_cpu_isa_avx512_core_bf16 || isa == dnnl_cpu_isa_avx512_core_amx
+  }
+
+  /// oneDNN's version, e.g. "2.6.3".
+  public static var libraryVersion: String {
+    guard let version = dnnl_version()?.pointee else { return "unknown" }
+    return "\(version.major).\(version.minor).\(version.patch)"
+  }
+
   /// Creates the CPU engine (index 0) and its stream.
   public init() throws {
     var engine: dnnl_engine_t?

@@ -33,7 +33,18 @@ public enum ChildProcess {
       output: String(decoding: output, as: UTF8.self))
   }
 
-  /// Runs python3 with `arguments` (coremltools checks), quietly: TensorFlow's start-up
+  /// The Python with the tests' packages: `$DROPNET_PYTHON` (Tests/run-tests.sh sets it to the
+  /// virtual environment examples/python-env.sh makes), else that environment's python when it
+  /// exists, else python3 from the PATH.
+  public static var pythonExecutable: String {
+    if let path = ProcessInfo.processInfo.environment["DROPNET_PYTHON"], !path.isEmpty {
+      return path
+    }
+    let venv = TestFiles.packageRoot.appendingPathComponent("examples/generated/venv/bin/python")
+    return FileManager.default.isExecutableFile(atPath: venv.path) ? venv.path : "python3"
+  }
+
+  /// Runs `pythonExecutable` with `arguments` (coremltools checks), quietly: TensorFlow's start-up
   /// chatter off (coremltools imports it when installed), and OPENBLAS_CORETYPE unset: the
   /// test set-up may export SkylakeX for Debian's OpenBLAS, and NumPy's own OpenBLAS obeys it
   /// too and dies with SIGILL on CPUs without AVX-512.
@@ -42,6 +53,7 @@ public enum ChildProcess {
     environment["TF_CPP_MIN_LOG_LEVEL"] = "3"
     environment["OPENBLAS_CORETYPE"] = nil
     return try run(
-      URL(fileURLWithPath: "/usr/bin/env"), ["python3"] + arguments, environment: environment)
+      URL(fileURLWithPath: "/usr/bin/env"), [pythonExecutable] + arguments,
+      environment: environment)
   }
 }

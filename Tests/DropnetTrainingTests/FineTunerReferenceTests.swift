@@ -10,28 +10,44 @@ import XCTest
 /// what Keras/TensorFlow 2.21 computed (Fixtures/make_finetune_reference.py) for four SGD
 /// steps of the real ImageNet MobileNet v1 base plus a small head on fixed synthetic images,
 /// once in batch-norm mode and once with the last two blocks' convolutions trained (top:2).
-/// Dropout is off on both sides (its masks cannot be matched across frameworks). The fixture
-/// also holds the same runs in float64, which both float32 implementations are checked against.
+/// Dropout is off on both sides (its masks cannot be matched across frameworks).
+///
+/// The fixture holds each run twice: in float32 and in float64. The float64 run is the exact
+/// answer (two machines agree on it to 1e-14), and ours is measured against it, with Keras'
+/// own float32 run as the measure of how far a correct float32 implementation lands: ours may
+/// be at most `factor` times as far from exact as Keras is, and is never held closer than a
+/// floor. Comparing ours with Keras' float32 directly would measure two roundings against
+/// each other: after four steps they sit on either side of the exact value, which side
+/// depending on the CPU's kernels.
 final class FineTunerReferenceTests: XCTestCase {
-  /// Per-step loss: |swift - keras| <= lossTolerance * keras (float32 on both sides, different
-  /// summation orders through 27 layers; the head is Double here).
-  let lossTolerance = 2e-3
-  /// Parameters after the steps: |swift - keras| <= absolute + relative * |keras|. The two
-  /// float32 trajectories drift apart a little over four momentum steps: after four steps
-  /// the worst parameter, the head's moving mean in batch-norm mode, is 2% off, while the
-  /// losses agree to 0.2%. Rounding, not a difference in the maths: see the float64 check.
-  /// Results here are identical on 1 and 2 threads.
-  let parameterAbsoluteTolerance = 2e-4
-  let parameterRelativeTolerance = 3e-2
-  /// Parameters against Keras run in float64 (exact arithmetic, for this purpose): error /
-  /// (2e-4 + |exact|). Keras' own float32 run is up to 1.3e-2 off by this measure (the head's
-  /// moving mean; 3.1e-3 for Conv2d_0's beta), which is where the drift above comes from: two
-  /// float32 trajectories, each about as far from the exact one. Ours measured 9.9e-3 at
-  /// worst (1.9e-3 for Conv2d_0's beta), so no further from exact than Keras is. With the last
-  /// two blocks trained: ours 2.4e-3, Keras 1.5e-3.
-  let float64RelativeTolerance = 1.5e-2
-  /// Class probabilities at inference after the steps (moving statistics, folded network).
-  let probabilityTolerance = 6e-3
+  /// A float32 result's distance from exact may be at most `factor` times Keras' float32
+  /// distance, or `floor`, whichever is larger.
+  struct ExactnessBound {
+    var factor: Double
+    var floor: Double
+
+    func allows(_ ours: Double, keras: Double) -> Bool { ours <= max(factor * keras, floor) }
+  }
+
+  /// Per-step loss, |loss - exact| / |exact|. Factor 2: ours and Keras round the same sums in
+  /// different orders, so neither should be much worse. Floor 2e-5: step 1 is a single float32
+  /// forward pass, 2.2e-6 (ours) and 3.8-4.6e-6 (Keras, on two machines) from exact, and
+  /// step 2 of the top:2 run has Keras at 3.9e-6 where ours is 6.9e-6.
+  let lossBound = ExactnessBound(factor: 2, floor: 2e-5)
+  /// Trained parameters after four steps, per tensor: the worst |value - exact| of the recorded
+  /// elements divided by the tensor's scale (its largest |exact|). Each is one float32
+  /// trajectory's rounding amplified by four momentum steps through 27 batch norms, so the
+  /// two implementations' errors are of one size but in no fixed ratio: Keras' own error
+  /// reaches 7.5e-3 (the head's moving mean), and for one tensor it was 8e-4 on one machine
+  /// and 3e-5 on another (Conv2d_13_pointwise's moving variance, top:2; ours 1.9e-4). Factor 3
+  /// with a floor of 2e-3: ours measured at most 1.5e-3 (Conv2d_0's gamma, Keras 7e-4). A
+  /// wrong batch-norm epsilon moves gammas by 1.2e-2 to 3.8e-2; a gradient 1% off shows in
+  /// the losses first (step 2: 15-70x Keras' error).
+  let parameterBound = ExactnessBound(factor: 3, floor: 2e-3)
+  /// Class probabilities at inference after the steps (moving statistics, the folded
+  /// network), absolute. Keras' float32 is 1.9-3.0e-3 from exact (its logits 1.2e-2);
+  /// floor 1e-4, about one float32 inference's rounding of these logits.
+  let probabilityBound = ExactnessBound(factor: 2, floor: 1e-4)
 
   private struct Fixture: Decodable {
     struct Recorded: Decodable {
@@ -46,6 +62,7 @@ final class FineTunerReferenceTests: XCTestCase {
       /// The same run in float64.
       var losses64: [Double]
       var tensors64: [String: Recorded]
+      var inferenceLogits64: [Double]
     }
     var imageSize: Int
     var batchSize: Int
@@ -58,7 +75,7 @@ final class FineTunerReferenceTests: XCTestCase {
     var runs: [Run]
   }
 
-  func testStepsMatchKeras() throws {
+  func testStepsMatchExactArithmeticAsCloselyAsKeras() throws {
     let fixtureURL = TestFiles.packageRoot.appendingPathComponent(
       "Tests/DropnetTrainingTests/Fixtures/finetune_reference.json")
     let fixture = try JSONDecoder().decode(Fixture.self, from: Data(contentsOf: fixtureURL))
@@ -70,59 +87,70 @@ final class FineTunerReferenceTests: XCTestCase {
     XCTAssertEqual(fixture.runs.map(\.trainedConvolutions), [0, 4])
 
     for run in fixture.runs {
+      let name = "run \(run.trainedConvolutions)"
       let network = try MobileNetV1Trainable(
         weights: base, batchSize: fixture.batchSize, threads: 1, imageSize: fixture.imageSize,
         trainedConvolutionCount: run.trainedConvolutions)
       var head = try FineTuneFixtures.head(
         hiddenCount: fixture.hiddenCount, classCount: fixture.classCount)
-      for (step, expected) in run.losses.enumerated() {
+      for step in run.losses.indices {
         let pass = try FineTuner.step(
           network: network, head: &head, images: images, classIndices: fixture.labels,
           classWeights: fixture.classWeights, settings: settings, dropoutSeed: 0)
-        XCTAssertEqual(
-          pass.loss, expected, accuracy: lossTolerance * abs(expected),
-          "run \(run.trainedConvolutions), step \(step + 1)")
+        let exact = run.losses64[step]
+        check(
+          lossBound, ours: abs(pass.loss - exact) / abs(exact),
+          keras: abs(run.losses[step] - exact) / abs(exact), "\(name), step \(step + 1) loss")
       }
+
       let headTensors = head.tensors
-      var worstOurs = (error: 0.0, name: "")
-      var worstKeras = 0.0
-      for (name, recorded) in run.tensors.sorted(by: { $0.key < $1.key }) {
-        let tensor = try headTensors[name] ?? network.tensor(named: name)
-        let exact = try XCTUnwrap(run.tensors64[name], "\(name) has no float64 values")
+      for (tensorName, recorded) in run.tensors.sorted(by: { $0.key < $1.key }) {
+        let tensor = try headTensors[tensorName] ?? network.tensor(named: tensorName)
+        let exact = try XCTUnwrap(run.tensors64[tensorName], "\(tensorName) has no float64 values")
+        let scale = exact.values.map(abs).max()!
+        var (ours, keras) = (0.0, 0.0)
         for (position, index) in recorded.indices.enumerated() {
-          let (ours, keras) = (Double(tensor.values[index]), recorded.values[position])
-          XCTAssertEqual(
-            ours, keras,
-            accuracy: parameterAbsoluteTolerance + parameterRelativeTolerance * abs(keras),
-            "run \(run.trainedConvolutions): \(name)[\(index)]")
-          let scale = parameterAbsoluteTolerance + abs(exact.values[position])
-          let error = abs(ours - exact.values[position]) / scale
-          if error > worstOurs.error { worstOurs = (error, "\(name)[\(index)]") }
-          worstKeras = max(worstKeras, abs(keras - exact.values[position]) / scale)
+          ours = max(ours, abs(Double(tensor.values[index]) - exact.values[position]) / scale)
+          keras = max(keras, abs(recorded.values[position] - exact.values[position]) / scale)
         }
+        check(parameterBound, ours: ours, keras: keras, "\(name): \(tensorName)")
       }
-      XCTAssertLessThanOrEqual(
-        worstOurs.error, float64RelativeTolerance,
-        "run \(run.trainedConvolutions): \(worstOurs.name) is the furthest from float64 "
-          + "(Keras float32's worst: \(worstKeras))")
+
       // Inference with the moving statistics, through the folded network as predict runs it.
       let trained = base.merging(try network.tensors()) { _, new in new }
       let inference = try MobileNetV1(
         weights: trained, batchSize: fixture.batchSize, threads: 1, imageSize: fixture.imageSize)
       let probabilities = head.probabilities(
         features: try inference.forward(images).features.values)
-      let classCount = fixture.classCount
-      for row in 0..<fixture.batchSize {
-        let logits = run.inferenceLogits[(row * classCount)..<((row + 1) * classCount)]
-        let largest = logits.max()!
-        let sum = logits.map { exp($0 - largest) }.reduce(0, +)
-        for klass in 0..<classCount {
-          XCTAssertEqual(
-            probabilities[row * classCount + klass],
-            exp(logits[row * classCount + klass] - largest) / sum, accuracy: probabilityTolerance,
-            "run \(run.trainedConvolutions): inference image \(row) class \(klass)")
-        }
-      }
+      let exact = Self.softmax(rowsOf: run.inferenceLogits64, width: fixture.classCount)
+      let keras = Self.softmax(rowsOf: run.inferenceLogits, width: fixture.classCount)
+      check(
+        probabilityBound,
+        ours: zip(probabilities, exact).map { abs($0 - $1) }.max()!,
+        keras: zip(keras, exact).map { abs($0 - $1) }.max()!, "\(name): inference probabilities")
+    }
+  }
+
+  /// Fails when `ours` (distance from exact) is outside `bound` given Keras' distance,
+  /// printing both.
+  private func check(
+    _ bound: ExactnessBound, ours: Double, keras: Double, _ what: String,
+    line: UInt = #line
+  ) {
+    XCTAssertTrue(
+      bound.allows(ours, keras: keras),
+      "\(what): ours is \(ours) from exact, Keras float32 \(keras); allowed "
+        + "max(\(bound.factor) x Keras, \(bound.floor))", line: line)
+  }
+
+  /// Softmax of each row of `logits` (row-major, `width` per row).
+  static func softmax(rowsOf logits: [Double], width: Int) -> [Double] {
+    stride(from: 0, to: logits.count, by: width).flatMap { start in
+      let row = logits[start..<(start + width)]
+      let largest = row.max()!
+      let exponentials = row.map { exp($0 - largest) }
+      let sum = exponentials.reduce(0, +)
+      return exponentials.map { $0 / sum }
     }
   }
 }

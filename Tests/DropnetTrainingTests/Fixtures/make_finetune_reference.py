@@ -251,6 +251,7 @@ def main():
         exact = run(recorded_run["trainedConvolutions"], recorded, floatx="float64")
         recorded_run["losses64"] = exact["losses"]
         recorded_run["tensors64"] = exact["tensors"]
+        recorded_run["inferenceLogits64"] = exact["inferenceLogits"]
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "finetune_reference.json")
     with open(path, "w") as handle:
         json.dump(fixture, handle, indent=1)
