@@ -90,8 +90,12 @@ let package = Package(
       cSettings: strictC + [.unsafeFlags(["-O3"])]
     ),
     .target(
+      name: "DropnetArchitecture",
+      swiftSettings: strictSwift
+    ),
+    .target(
       name: "DropnetEngine",
-      dependencies: ["CDNNL", "DropnetKernels"],
+      dependencies: ["CDNNL", "DropnetKernels", "DropnetArchitecture"],
       swiftSettings: strictSwift
     ),
     .target(
@@ -107,7 +111,7 @@ let package = Package(
     .target(
       name: "DropnetModel",
       dependencies: [
-        "DropnetEngine",
+        "DropnetArchitecture",
         "DropnetStorage",
         .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         .product(name: "Crypto", package: "swift-crypto"),
@@ -120,10 +124,8 @@ let package = Package(
       name: "DropnetCoreML",
       dependencies: [
         "DropnetModel",
-        "DropnetEngine",
+        "DropnetArchitecture",
         "DropnetStorage",
-        // A checkpoint from `dropnet train` carries its head as ClassifierHeadModel tensors.
-        "DropnetTraining",
         .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         .product(name: "Crypto", package: "swift-crypto"),
       ],
@@ -134,7 +136,8 @@ let package = Package(
     .target(
       name: "DropnetTraining",
       dependencies: [
-        "DropnetDataset", "DropnetMedia", "DropnetEngine", "DropnetModel", "DropnetStorage",
+        "DropnetDataset", "DropnetMedia", "DropnetArchitecture", "DropnetEngine", "DropnetModel",
+        "DropnetStorage",
         .product(name: "Crypto", package: "swift-crypto"),
       ],
       swiftSettings: strictSwift
@@ -178,6 +181,17 @@ let package = Package(
       path: "Tests/DropnetTestSupport",
       swiftSettings: strictSwift
     ),
+    // Reads an exported .mlmodel back and runs it through the engine (CoreML has no Linux
+    // runtime); tests only, as it reaches the generated CoreML types with @testable.
+    .target(
+      name: "DropnetCoreMLReader",
+      dependencies: [
+        "DropnetCoreML", "DropnetModel", "DropnetArchitecture",
+        .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+      ],
+      path: "Tests/DropnetCoreMLReader",
+      swiftSettings: strictSwift
+    ),
     .testTarget(
       name: "DropnetWatchTests",
       dependencies: ["DropnetWatch"],
@@ -203,7 +217,8 @@ let package = Package(
     .testTarget(
       name: "DropnetTrainingTests",
       dependencies: [
-        "DropnetTraining", "DropnetDataset", "DropnetMedia", "DropnetModel", "DropnetTestSupport",
+        "DropnetTraining", "DropnetArchitecture", "DropnetDataset", "DropnetMedia", "DropnetModel",
+        "DropnetTestSupport",
         .product(name: "Logging", package: "swift-log"),
       ],
       // The Keras reference script and its fixture are read from the source tree.
@@ -213,20 +228,22 @@ let package = Package(
     .testTarget(
       name: "DropnetDaemonTests",
       dependencies: [
-        "DropnetDaemon", "DropnetCoreML", "DropnetWatch", "DropnetDataset", "DropnetModel",
+        "DropnetDaemon", "DropnetCoreML", "DropnetCoreMLReader", "DropnetArchitecture",
+        "DropnetWatch", "DropnetDataset", "DropnetModel",
         "DropnetTraining", "DropnetTestSupport", .product(name: "Logging", package: "swift-log"),
       ],
       swiftSettings: strictSwift
     ),
     .testTarget(
       name: "DropnetEngineTests",
-      dependencies: ["DropnetEngine"],
+      dependencies: ["DropnetEngine", "DropnetArchitecture"],
       swiftSettings: strictSwift
     ),
     .testTarget(
       name: "DropnetCoreMLTests",
       dependencies: [
-        "DropnetCoreML", "DropnetModel", "DropnetEngine", "DropnetTraining", "DropnetDataset",
+        "DropnetCoreML", "DropnetCoreMLReader", "DropnetModel", "DropnetArchitecture",
+        "DropnetEngine", "DropnetTraining", "DropnetDataset",
         "DropnetMedia", "DropnetTestSupport", .product(name: "Logging", package: "swift-log"),
       ],
       exclude: ["check_mlmodel.py"],
@@ -234,7 +251,7 @@ let package = Package(
     ),
     .testTarget(
       name: "DropnetModelTests",
-      dependencies: ["DropnetModel", "DropnetEngine", "DropnetCV"],
+      dependencies: ["DropnetModel", "DropnetArchitecture", "DropnetEngine", "DropnetCV"],
       resources: [.copy("Fixtures")],
       swiftSettings: strictSwift
     ),

@@ -1,5 +1,5 @@
 import Crypto
-import DropnetEngine
+import DropnetArchitecture
 import DropnetModel
 import DropnetStorage
 import Foundation
@@ -83,47 +83,29 @@ public enum CoreMLExporter {
   static func makeModel(
     checkpoint: Checkpoint, options: CoreMLExportOptions, exportVersion: Int
   ) throws -> CoreML_Specification_Model {
-    let labels = checkpoint.metadata.classLabels
-    guard !labels.isEmpty else {
-      throw CoreMLExportError(
-        code: .missingLabels,
-        message: "the checkpoint has no class labels; export a checkpoint written by "
-          + "`dropnet train` (it stores the labels in training order)")
+    let network: InferenceNetwork
+    do {
+      network = try InferenceNetwork(checkpoint: checkpoint, head: options.head)
+    } catch let error as ModelError {
+      let code: CoreMLExportError.Code =
+        switch error.code {
+        case .invalidMetadata: .missingLabels
+        case .invalidHead: .invalidHead
+        default: .unsupportedCheckpoint
+        }
+      throw CoreMLExportError(code: code, message: error.message)
     }
-    guard checkpoint.metadata.architecture == MobileNetV1Layout.architecture else {
-      throw CoreMLExportError(
-        code: .unsupportedCheckpoint,
-        message: "architecture \(checkpoint.metadata.architecture) is not "
-          + "\(MobileNetV1Layout.architecture), the only one dropnet exports")
-    }
-    guard checkpoint.metadata.preprocessing == ImagePreprocessor.identifier else {
-      throw CoreMLExportError(
-        code: .unsupportedCheckpoint,
-        message: "preprocessing \(checkpoint.metadata.preprocessing) is not "
-          + "\(ImagePreprocessor.identifier), the one the exported model applies")
-    }
-    // The head as given, else the one `dropnet train` stored, else the ImageNet logits.
-    let head =
-      try options.head ?? ClassifierHead.trained(of: checkpoint)
-      ?? ClassifierHead.logitsConvolution(of: checkpoint)
-    let folded = try head.folded(featureCount: MobileNetV1Layout.featureCount)
-    guard head.classCount == labels.count else {
-      throw CoreMLExportError(
-        code: .missingLabels,
-        message: "the checkpoint has \(labels.count) class labels but its head has "
-          + "\(head.classCount ?? 0) outputs; the labels must name every output, in order")
-    }
+    let labels = network.labels
 
     var classifier = CoreML_Specification_NeuralNetworkClassifier()
     classifier.layers = try MobileNetV1CoreMLNetwork.layers(
-      checkpoint: checkpoint, head: folded, float16: options.float16Weights,
-      updatable: options.updatable)
+      network: network, float16: options.float16Weights, updatable: options.updatable)
     var scaler = CoreML_Specification_NeuralNetworkImageScaler()
     // (x - 127.5) / 127.5 = x / 127.5 - 1, per channel, the preprocessing the weights expect.
-    scaler.channelScale = 1 / 127.5
-    scaler.redBias = -1
-    scaler.greenBias = -1
-    scaler.blueBias = -1
+    scaler.channelScale = InferenceNetwork.inputScale
+    scaler.redBias = InferenceNetwork.inputBias
+    scaler.greenBias = InferenceNetwork.inputBias
+    scaler.blueBias = InferenceNetwork.inputBias
     var preprocessing = CoreML_Specification_NeuralNetworkPreprocessing()
     preprocessing.featureName = MobileNetV1CoreMLNetwork.inputName
     preprocessing.scaler = scaler
@@ -153,7 +135,7 @@ public enum CoreMLExporter {
   private static func description(
     checkpoint: Checkpoint, options: CoreMLExportOptions, exportVersion: Int
   ) -> CoreML_Specification_ModelDescription {
-    let size = Int64(MobileNetV1Layout.inputSize)
+    let size = Int64(MobileNetV1Architecture.inputSize)
     var image = CoreML_Specification_ImageFeatureType()
     image.width = size
     image.height = size

@@ -1,4 +1,3 @@
-import DropnetEngine
 import DropnetModel
 import Foundation
 
@@ -25,106 +24,45 @@ enum MobileNetV1CoreMLNetwork {
   static let reluSuffix = "/relu6"
   static let reluMinimumSuffix = "/relu6_min"
 
-  /// One convolution of the body.
-  struct Convolution {
-    enum Kind { case standard, depthwise, pointwise }
-    /// Scope without the "MobilenetV1/" prefix, e.g. "Conv2d_3_pointwise".
-    var name: String
-    var kind: Kind
-    var stride: Int
-    /// "MobilenetV1/Conv2d_3_pointwise/weights" or ".../depthwise_weights".
-    var weightsName: String {
-      MobileNetV1Layout.layerName(name) + (kind == .depthwise ? "/depthwise_weights" : "/weights")
-    }
-    var scope: String { MobileNetV1Layout.layerName(name) }
-  }
-
-  /// The 27 convolutions in order (stride 2 at Conv2d_0 and depthwise 2, 4, 6, 12).
-  static let convolutions: [Convolution] = {
-    var result = [Convolution(name: "Conv2d_0", kind: .standard, stride: 2)]
-    for block in 1...13 {
-      let stride = [2, 4, 6, 12].contains(block) ? 2 : 1
-      result.append(
-        Convolution(name: "Conv2d_\(block)_depthwise", kind: .depthwise, stride: stride))
-      result.append(Convolution(name: "Conv2d_\(block)_pointwise", kind: .pointwise, stride: 1))
-    }
-    return result
-  }()
-
-  /// TF 'SAME' padding along one axis: (before, after), the extra pixel after (bottom/right).
-  static func samePadding(inputSize: Int, kernelSize: Int, stride: Int) -> (Int, Int) {
-    let outputSize = (inputSize + stride - 1) / stride
-    let total = max((outputSize - 1) * stride + kernelSize - inputSize, 0)
-    return (total / 2, total - total / 2)
-  }
-
-  /// The layers for `checkpoint`'s body followed by the folded `head`, then softmax.
-  static func layers(
-    checkpoint: Checkpoint, head: [ClassifierHead.Layer], float16: Bool, updatable: Bool
-  ) throws -> [CoreML_Specification_NeuralNetworkLayer] {
-    try checkBody(checkpoint)
+  /// The layers of `network`: its convolutions, pooling and classifier, then softmax.
+  static func layers(network: InferenceNetwork, float16: Bool, updatable: Bool) throws
+    -> [CoreML_Specification_NeuralNetworkLayer]
+  {
     var layers: [CoreML_Specification_NeuralNetworkLayer] = []
     var blob = inputName
-    var size = MobileNetV1Layout.inputSize
-    for convolution in convolutions {
-      let weights = checkpoint.tensors[convolution.weightsName]!
-      let kernelSize = weights.shape[0]
-      let inputChannels = weights.shape[2]
-      let outputChannels = convolution.kind == .depthwise ? inputChannels : weights.shape[3]
-      let (scale, shift) = foldedBatchNorm(checkpoint, scope: convolution.scope)
-
-      // TF HWIO [kh, kw, in, out] (depthwise [kh, kw, C, 1]) -> CoreML [out, in/groups, kh, kw],
-      // each output channel scaled by its batch norm.
-      let kernelChannels = convolution.kind == .depthwise ? 1 : inputChannels
-      var coreMLWeights = [Float](repeating: 0, count: weights.values.count)
-      for output in 0..<outputChannels {
-        for input in 0..<kernelChannels {
-          for row in 0..<kernelSize {
-            for column in 0..<kernelSize {
-              let tfIndex =
-                convolution.kind == .depthwise
-                ? (row * kernelSize + column) * inputChannels + output
-                : ((row * kernelSize + column) * inputChannels + input) * outputChannels + output
-              let index =
-                ((output * kernelChannels + input) * kernelSize + row) * kernelSize + column
-              coreMLWeights[index] = Float(Double(weights.values[tfIndex]) * scale[output])
-            }
-          }
-        }
-      }
-
+    for (convolution, padding) in zip(network.convolutions, network.paddings) {
+      let layer = convolution.layer
+      let name = layer.shortName
+      // Output-major [out, in/groups, kh, kw] is CoreML's weight layout.
       var params = CoreML_Specification_ConvolutionLayerParams()
-      params.outputChannels = UInt64(outputChannels)
-      params.kernelChannels = UInt64(kernelChannels)
-      params.nGroups = UInt64(convolution.kind == .depthwise ? inputChannels : 1)
-      params.kernelSize = [UInt64(kernelSize), UInt64(kernelSize)]
-      params.stride = [UInt64(convolution.stride), UInt64(convolution.stride)]
+      params.outputChannels = UInt64(layer.outputChannels)
+      params.kernelChannels = UInt64(layer.kernelChannels)
+      params.nGroups = UInt64(layer.groups)
+      params.kernelSize = [UInt64(layer.kernelSize), UInt64(layer.kernelSize)]
+      params.stride = [UInt64(layer.stride), UInt64(layer.stride)]
       params.dilationFactor = [1, 1]
-      let (before, after) = samePadding(
-        inputSize: size, kernelSize: kernelSize, stride: convolution.stride)
       var edges = CoreML_Specification_BorderAmounts.EdgeSizes()
-      edges.startEdgeSize = UInt64(before)
-      edges.endEdgeSize = UInt64(after)
-      var padding = CoreML_Specification_ValidPadding()
-      padding.paddingAmounts.borderAmounts = [edges, edges]  // height, width: square input
-      params.valid = padding
+      edges.startEdgeSize = UInt64(padding.before)
+      edges.endEdgeSize = UInt64(padding.after)
+      var valid = CoreML_Specification_ValidPadding()
+      valid.paddingAmounts.borderAmounts = [edges, edges]  // height, width: square input
+      params.valid = valid
       params.hasBias_p = true
-      params.weights = weightParams(coreMLWeights, float16: float16)
-      params.bias = weightParams(shift.map { Float($0) }, float16: float16)
-      var layer = CoreML_Specification_NeuralNetworkLayer()
-      layer.name = convolution.name
-      layer.input = [blob]
-      layer.output = [convolution.name]
-      layer.convolution = params
-      layers.append(layer)
-      size = (size + convolution.stride - 1) / convolution.stride
+      params.weights = weightParams(convolution.weights, float16: float16)
+      params.bias = weightParams(convolution.bias, float16: float16)
+      var built = CoreML_Specification_NeuralNetworkLayer()
+      built.name = name
+      built.input = [blob]
+      built.output = [name]
+      built.convolution = params
+      layers.append(built)
 
-      layers.append(
-        threshold(name: convolution.name + reluMinimumSuffix, input: convolution.name, alpha: -6))
-      blob = convolution.name + reluSuffix
-      layers.append(threshold(name: blob, input: convolution.name + reluMinimumSuffix, alpha: 0))
+      layers.append(threshold(name: name + reluMinimumSuffix, input: name, alpha: -6))
+      blob = name + reluSuffix
+      layers.append(threshold(name: blob, input: name + reluMinimumSuffix, alpha: 0))
     }
 
+    let size = network.finalMapSize
     var pooling = CoreML_Specification_PoolingLayerParams()
     pooling.type = .average
     pooling.globalPooling = true
@@ -134,6 +72,7 @@ enum MobileNetV1CoreMLNetwork {
     layers.append(layer(poolingName, input: blob) { $0.pooling = pooling })
     blob = poolingName
 
+    let head = network.classifier
     let lastProduct = head.lastIndex { if case .innerProduct = $0 { true } else { false } }
     for (index, headLayer) in head.enumerated() {
       let name = headLayerName(index)
@@ -170,41 +109,6 @@ enum MobileNetV1CoreMLNetwork {
     softmax.output = [probabilitiesName]
     layers.append(softmax)
     return layers
-  }
-
-  /// Every body tensor present with its `MobileNetV1Layout` shape, or one error listing all.
-  static func checkBody(_ checkpoint: Checkpoint) throws {
-    let logitsScope = MobileNetV1Layout.layerName("Logits/")
-    var problems: [String] = []
-    for spec in MobileNetV1Layout.tensors where !spec.name.hasPrefix(logitsScope) {
-      guard let tensor = checkpoint.tensors[spec.name] else {
-        problems.append("\(spec.name) is missing")
-        continue
-      }
-      if tensor.shape != spec.shape || tensor.values.count != spec.shape.reduce(1, *) {
-        problems.append("\(spec.name) is \(tensor.shape), expected \(spec.shape)")
-      }
-    }
-    guard problems.isEmpty else {
-      throw CoreMLExportError(
-        code: .unsupportedCheckpoint,
-        message: "not a MobileNet v1 1.0/224 checkpoint: "
-          + problems.prefix(5).joined(separator: "; ")
-          + (problems.count > 5 ? " (and \(problems.count - 5) more)" : "")
-          + "; export a checkpoint written by dropnet (weights import or train)")
-    }
-  }
-
-  /// Per-output-channel (scale, shift) of a scope's BatchNorm, in Double:
-  /// BN(y) = gamma (y - mean) / sqrt(variance + eps) + beta = scale y + shift.
-  static func foldedBatchNorm(_ checkpoint: Checkpoint, scope: String) -> ([Double], [Double]) {
-    let norm = ClassifierHead.BatchNorm(
-      gamma: checkpoint.tensors["\(scope)/BatchNorm/gamma"]!.values,
-      beta: checkpoint.tensors["\(scope)/BatchNorm/beta"]!.values,
-      mean: checkpoint.tensors["\(scope)/BatchNorm/moving_mean"]!.values,
-      variance: checkpoint.tensors["\(scope)/BatchNorm/moving_variance"]!.values,
-      epsilon: MobileNetV1Layout.batchNormEpsilon)
-    return norm.scaleAndShift
   }
 
   static func weightParams(_ values: [Float], float16: Bool) -> CoreML_Specification_WeightParams {

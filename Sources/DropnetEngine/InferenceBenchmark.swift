@@ -1,4 +1,5 @@
 import CDNNL
+import DropnetArchitecture
 
 #if canImport(Glibc)
   import Glibc
@@ -178,8 +179,7 @@ public struct InferenceBenchmark: Sendable {
   static func randomWeights() -> [String: HostTensor] {
     var generator = BenchmarkRandom(seed: 1)
     var weights: [String: HostTensor] = [:]
-    for name in MobileNetV1.tensorNames {
-      let shape = MobileNetV1.expectedShapes[name]!
+    for (name, shape) in MobileNetV1Architecture.tensorShapes() {
       let count = shape.reduce(1, *)
       var scale: Float = 0.1
       var offset: Float = 0
@@ -197,7 +197,7 @@ public struct InferenceBenchmark: Sendable {
 
   static func randomImages(count: Int) -> HostTensor {
     var generator = BenchmarkRandom(seed: 2)
-    let size = MobileNetV1.defaultImageSize
+    let size = MobileNetV1Architecture.inputSize
     return HostTensor(
       shape: [count, size, size, 3],
       values: (0..<count * size * size * 3).map { _ in generator.nextUnit() })

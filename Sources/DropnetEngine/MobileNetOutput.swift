@@ -1,3 +1,5 @@
+import DropnetArchitecture
+
 /// What one MobileNetV1 forward pass returns, per image of the (possibly partial) batch.
 public struct MobileNetOutput: Sendable, Equatable {
   /// Global-average-pooled features before the logits layer: [N, 1024].

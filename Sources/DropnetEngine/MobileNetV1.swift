@@ -1,95 +1,28 @@
-/// MobileNet v1 (alpha 1.0, TF-slim layout) inference on oneDNN, batch normalization folded into
-/// the convolutions and ReLU6 fused as a post-op.
-///
-/// Network (input NHWC RGB in [-1, 1], 224x224 by default):
-///   Conv2d_0            3x3 stride 2, 3 -> 32, BN, ReLU6
-///   Conv2d_1...13       3x3 depthwise (stride 2 in blocks 2, 4, 6, 12), BN, ReLU6,
-///                       then 1x1 pointwise, BN, ReLU6 (64, 128, 128, ..., 1024 channels)
-///   AvgPool_1a          global average over the last 7x7 map -> 1024 features
-///   Conv2d_1c_1x1       1x1, 1024 -> classes, with bias (logits); softmax
-/// Padding is TF 'SAME' (asymmetric for stride 2 over even sizes).
+import CDNNL
+import DropnetArchitecture
+
+/// MobileNet v1 (`MobileNetV1Architecture`) inference on oneDNN: batch normalization folded
+/// into the convolutions (`FoldedConvolution`), ReLU6 fused as a post-op, then global average
+/// pooling and the logits layer with softmax.
 ///
 /// Not thread-safe: one forward pass at a time (the activation buffers are shared).
 public final class MobileNetV1 {
-  /// Classes of the ImageNet model (class 0 is "background").
-  public static let imageNetClassCount = 1001
-  /// Width of the pooled feature vector.
-  public static let featureCount = 1024
-  /// Input width and height the published weights were trained at.
-  public static let defaultImageSize = 224
-  /// TF-slim MobileNet's batch normalization epsilon.
-  public static let batchNormEpsilon = 0.001
-  /// Scope of the logits convolution.
-  public static let logitsLayerName = "MobilenetV1/Logits/Conv2d_1c_1x1"
-  static let logitsWeightsName = logitsLayerName + "/weights"
-  static let logitsBiasesName = logitsLayerName + "/biases"
-
-  /// The 27 capturable layers in order: "MobilenetV1/Conv2d_0", "MobilenetV1/Conv2d_1_depthwise",
-  /// "MobilenetV1/Conv2d_1_pointwise", ..., "MobilenetV1/Conv2d_13_pointwise".
-  public static let layerNames: [String] = MobileNetV1Layer.all.map(\.name)
-
-  /// Every weight tensor of the ImageNet model, in network order (gammas included).
-  public static let tensorNames: [String] = tensorNames(includingGammas: true)
-
-  /// TF-layout shape of every weight tensor of the ImageNet model (1001 classes).
-  public static let expectedShapes: [String: [Int]] = expectedShapes(
-    classCount: imageNetClassCount)
-
-  /// Tensors that may be absent: frozen graphs sometimes drop BatchNorm/gamma (scale 1).
-  public static let optionalTensorNames: Set<String> = Set(MobileNetV1Layer.all.map(\.gammaName))
-
-  /// TF-layout shapes for a model with `classCount` output classes.
-  public static func expectedShapes(classCount: Int) -> [String: [Int]] {
-    var shapes: [String: [Int]] = [:]
-    for layer in MobileNetV1Layer.all {
-      shapes[layer.weightsName] = layer.weightsShape
-      for name in layer.batchNormNames { shapes[name] = [layer.outputChannels] }
-    }
-    shapes[logitsWeightsName] = [1, 1, featureCount, classCount]
-    shapes[logitsBiasesName] = [classCount]
-    return shapes
-  }
-
-  private static func tensorNames(includingGammas: Bool) -> [String] {
-    var names: [String] = []
-    for layer in MobileNetV1Layer.all {
-      names.append(layer.weightsName)
-      names += includingGammas ? layer.batchNormNames : Array(layer.batchNormNames.dropFirst())
-    }
-    return names + [logitsWeightsName, logitsBiasesName]
-  }
-
-  /// Checks that `weights` holds exactly the model's tensors with the expected shapes (gammas
+  /// Checks that `weights` holds exactly the model's tensors with the table's shapes (gammas
   /// optional), throwing an error that names the first bad tensor and lists all of them.
   public static func validate(weights: [String: HostTensor], classCount: Int) throws {
-    let shapes = expectedShapes(classCount: classCount)
-    var problems: [(code: EngineError.Code, tensor: String, text: String)] = []
-    for name in tensorNames(includingGammas: true) {
-      guard let tensor = weights[name] else {
-        if !optionalTensorNames.contains(name) {
-          problems.append((.missingTensor, name, "\(name) is missing"))
-        }
-        continue
-      }
-      let expected = shapes[name]!
-      if tensor.shape != expected || tensor.values.count != expected.reduce(1, *) {
-        problems.append(
-          (
-            .wrongShape, name,
-            "\(name) has shape \(tensor.shape) (\(tensor.values.count) values), "
-              + "expected \(expected)"
-          ))
-      }
-    }
-    for name in weights.keys.sorted() where shapes[name] == nil {
-      problems.append((.unexpectedTensor, name, "\(name) is not a MobileNetV1 tensor"))
-    }
+    let problems = MobileNetV1Architecture.problems(in: weights, classCount: classCount)
     guard let first = problems.first else { return }
+    let code: EngineError.Code =
+      switch first.kind {
+      case .missing: .missingTensor
+      case .wrongShape: .wrongShape
+      case .unexpected: .unexpectedTensor
+      }
     throw EngineError(
-      code: first.code, layer: first.tensor,
-      message: problems.map(\.text).joined(separator: "; ")
-        + ". Pass the TF-slim MobileNet v1 1.0 tensors named in MobileNetV1.tensorNames with "
-        + "the shapes in MobileNetV1.expectedShapes(classCount: \(classCount))")
+      code: code, layer: first.tensor,
+      message: problems.map(\.description).joined(separator: "; ")
+        + ". Pass the TF-slim MobileNet v1 1.0 tensors of MobileNetV1Architecture with "
+        + "\(classCount) classes")
   }
 
   /// Images per full batch; smaller batches run on their own lazily created primitives.
@@ -102,8 +35,8 @@ public final class MobileNetV1 {
   public let classCount: Int
 
   private let engine: CPUEngine
-  /// BN-folded parameters by layer name, plain layout; kept to build plans for new batch sizes.
-  private let folded: [String: FoldedConvolution]
+  /// Parameters by layer name, oneDNN's plain layout; kept to build plans for new batch sizes.
+  private let folded: [String: PlainParameters]
   /// Parameters already reordered into a primitive's layout, by layer name and part.
   private var prepared: [String: Memory] = [:]
   private var plans: [Int: MobileNetV1Plan] = [:]
@@ -118,8 +51,8 @@ public final class MobileNetV1 {
   ///   - classCount: classes of the logits layer (1001 for ImageNet).
   public init(
     weights: [String: HostTensor], batchSize: Int, threads: Int,
-    imageSize: Int = MobileNetV1.defaultImageSize,
-    classCount: Int = MobileNetV1.imageNetClassCount
+    imageSize: Int = MobileNetV1Architecture.inputSize,
+    classCount: Int = MobileNetV1Architecture.imageNetClassCount
   ) throws {
     guard batchSize >= 1, threads >= 1, imageSize >= 1, classCount >= 1 else {
       throw EngineError(
@@ -132,14 +65,26 @@ public final class MobileNetV1 {
     self.threads = threads
     self.imageSize = imageSize
     self.classCount = classCount
-    var folded: [String: FoldedConvolution] = [:]
-    for layer in MobileNetV1Layer.all {
-      folded[layer.name] = FoldedConvolution(
-        layer: layer, weights: weights, epsilon: MobileNetV1.batchNormEpsilon)
+    var folded: [String: PlainParameters] = [:]
+    for layer in MobileNetV1Architecture.layers {
+      let convolution = FoldedConvolution(layer: layer, tensors: weights)
+      folded[layer.name] = PlainParameters(
+        weights: convolution.weights, weightsDimensions: layer.engineWeightsDimensions,
+        bias: convolution.bias)
     }
-    folded[MobileNetV1.logitsLayerName] = FoldedConvolution(
-      logitsWeights: weights[MobileNetV1.logitsWeightsName]!,
-      biases: weights[MobileNetV1.logitsBiasesName]!)
+    // The logits 1x1 convolution (no batch norm): TF [1, 1, F, K] -> oneDNN [K, F, 1, 1].
+    let logits = weights[MobileNetV1Architecture.logitsWeightsName]!
+    let featureCount = logits.shape[2]
+    var transposed = [Float](repeating: 0, count: logits.values.count)
+    for feature in 0..<featureCount {
+      for classIndex in 0..<classCount {
+        transposed[classIndex * featureCount + feature] =
+          logits.values[feature * classCount + classIndex]
+      }
+    }
+    folded[MobileNetV1Architecture.logitsScope] = PlainParameters(
+      weights: transposed, weightsDimensions: [classCount, featureCount, 1, 1],
+      bias: weights[MobileNetV1Architecture.logitsBiasesName]!.values)
     self.folded = folded
     engine = try CPUEngine()
     // Some oneDNN kernels size their work split by the thread count at creation time.
@@ -217,4 +162,11 @@ public final class MobileNetV1 {
     if prepared[key] == nil { prepared[key] = memory }
     return memory
   }
+}
+
+/// A layer's weights ([O, I, K, K] or grouped) and bias in oneDNN's plain layout.
+private struct PlainParameters {
+  var weights: [Float]
+  var weightsDimensions: [Int]
+  var bias: [Float]
 }

@@ -1,4 +1,5 @@
 import CDNNL
+import DropnetArchitecture
 
 /// The primitives and memories of MobileNetV1's forward pass at one batch size.
 ///
@@ -71,7 +72,7 @@ final class MobileNetV1Plan {
     var previousSlot: Int? = nil  // nil: the caller's buffer, not the arena
     var height = imageSize
     var width = imageSize
-    for layer in MobileNetV1Layer.all {
+    for layer in MobileNetV1Architecture.layers {
       let geometry = ConvolutionGeometry(
         batchSize: batchSize, inputChannels: layer.inputChannels,
         outputChannels: layer.outputChannels, inputHeight: height, inputWidth: width,
@@ -124,7 +125,7 @@ final class MobileNetV1Plan {
       name: "MobilenetV1/Logits/AvgPool_1a")
     primitives += pooling.primitives
     pooled = try Memory(descriptor: pooling.destinationDescriptor, engine: engine)
-    let featureCount = MobileNetV1Layer.all.last!.outputChannels
+    let featureCount = MobileNetV1Architecture.layers.last!.outputChannels
     let plainFeatures = try MemoryDescriptor.plain([batchSize, featureCount, 1, 1])
     if pooled.descriptor.isSameLayout(as: plainFeatures) {
       featuresReorder = nil
@@ -137,7 +138,7 @@ final class MobileNetV1Plan {
       featuresReorder = reorder
       features = try Memory(descriptor: plainFeatures, engine: engine)
     }
-    let logitsName = MobileNetV1.logitsLayerName
+    let logitsName = MobileNetV1Architecture.logitsScope
     logitsLayer = try InnerProduct(
       sourceLayout: plainFeatures, outputCount: classCount, engine: engine, name: logitsName)
     primitives += logitsLayer.primitives
@@ -173,7 +174,7 @@ final class MobileNetV1Plan {
   /// Multiply-adds per image of the convolutions and the logits layer.
   var multiplyAddsPerImage: Int {
     steps.map { $0.convolution.geometry.multiplyAddCount }.reduce(0, +) / batchSize
-      + MobileNetV1Layer.all.last!.outputChannels * classCount
+      + MobileNetV1Architecture.layers.last!.outputChannels * classCount
   }
 
   /// Runs the network on `batchSize` NHWC images at `inputPointer` (read only).
@@ -228,7 +229,8 @@ final class MobileNetV1Plan {
       guard let step = steps.first(where: { $0.name == name }) else {
         throw EngineError(
           code: .unknownLayer, layer: name,
-          message: "no layer named \(name) to capture; use one of MobileNetV1.layerNames")
+          message:
+            "no layer named \(name) to capture; use a layer name of MobileNetV1Architecture.layers")
       }
       let layout = try MemoryDescriptor(
         dimensions: step.destination.descriptor.dimensions, format: dnnl_nhwc, layer: name)

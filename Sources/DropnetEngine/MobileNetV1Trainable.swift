@@ -1,11 +1,12 @@
 import CDNNL
+import DropnetArchitecture
 
 /// MobileNet v1 (alpha 1.0, TF-slim tensors) for fine-tuning: batch normalization unfolded in
 /// batch-statistics mode and fused with ReLU6 in one kernel of our own
 /// (`BatchNormalizationReLU6`), every activation the backward pass needs kept, and global
 /// average pooling to the 1024 features a classifier head reads.
 ///
-/// Per convolution layer (27 of them, `MobileNetV1Layer.all`):
+/// Per convolution layer (27 of them, `MobileNetV1Architecture.layers`):
 ///   x = conv(source, W)            [N, O, OH, OW]  kept for the batch norm backward
 ///   y = gamma * (x - mean_B) / sqrt(var_B + 0.001) + beta   (batch mean and biased variance)
 ///   z = min(max(y, 0), 6)          kept: the next convolution's source (y is never stored;
@@ -30,7 +31,7 @@ public final class MobileNetV1Trainable {
   /// Keras' BatchNormalization momentum: moving = 0.99 * moving + 0.01 * batch.
   public static let batchNormMomentum: Float = 0.99
   /// Convolution layers of the network (Conv2d_0 and 13 depthwise/pointwise pairs).
-  public static let convolutionCount = MobileNetV1Layer.all.count
+  public static let convolutionCount = MobileNetV1Architecture.layers.count
 
   /// Images per step (oneDNN fixes it when the primitives are made).
   public let batchSize: Int
@@ -63,7 +64,7 @@ public final class MobileNetV1Trainable {
   private let scratchpad: UnsafeMutableRawPointer
   private var hasForwardPass = false
 
-  /// Builds the network from TF-slim tensors (`MobileNetV1.tensorNames`; the logits are not
+  /// Builds the network from TF-slim tensors (`MobileNetV1Architecture`; the logits are not
   /// used, and a missing gamma counts as 1).
   /// - Parameters:
   ///   - weights: TF-slim names to TF-layout tensors, as `MobileNetV1` takes them.
@@ -74,7 +75,7 @@ public final class MobileNetV1Trainable {
   ///   - computesInputGradient: also compute the input's diff (gradient checks).
   public init(
     weights: [String: HostTensor], batchSize: Int, threads: Int,
-    imageSize: Int = MobileNetV1.defaultImageSize, trainedConvolutionCount: Int = 0,
+    imageSize: Int = MobileNetV1Architecture.inputSize, trainedConvolutionCount: Int = 0,
     computesInputGradient: Bool = false
   ) throws {
     let layerCount = MobileNetV1Trainable.convolutionCount
@@ -107,7 +108,7 @@ public final class MobileNetV1Trainable {
     var height = imageSize
     var width = imageSize
     let firstTrained = layerCount - trainedConvolutionCount
-    for (index, layer) in MobileNetV1Layer.all.enumerated() {
+    for (index, layer) in MobileNetV1Architecture.layers.enumerated() {
       let geometry = ConvolutionGeometry(
         batchSize: batchSize, inputChannels: layer.inputChannels,
         outputChannels: layer.outputChannels, inputHeight: height, inputWidth: width,
@@ -135,7 +136,9 @@ public final class MobileNetV1Trainable {
       engine: engine, name: "MobilenetV1/Logits/AvgPool_1a")
     pooled = try Memory(descriptor: pooling.destinationDescriptor, engine: engine)
     diffPooled = try Memory(descriptor: pooling.destinationDescriptor, engine: engine)
-    let plainFeatures = try MemoryDescriptor.plain([batchSize, MobileNetV1.featureCount, 1, 1])
+    let plainFeatures = try MemoryDescriptor.plain([
+      batchSize, MobileNetV1Architecture.featureCount, 1, 1,
+    ])
     features = try Memory(descriptor: plainFeatures, engine: engine)
     diffFeatures = try Memory(descriptor: plainFeatures, engine: engine)
     if pooled.descriptor.isSameLayout(as: plainFeatures) {
@@ -196,21 +199,12 @@ public final class MobileNetV1Trainable {
   /// Checks that every convolution and batch-norm tensor is there with its TF shape (gammas
   /// optional, logits ignored).
   static func validate(_ weights: [String: HostTensor]) throws {
-    let shapes = MobileNetV1.expectedShapes(classCount: MobileNetV1.imageNetClassCount)
-    for layer in MobileNetV1Layer.all {
-      for name in [layer.weightsName] + layer.batchNormNames {
-        guard let tensor = weights[name] else {
-          if name == layer.gammaName { continue }
-          throw EngineError(
-            code: .missingTensor, layer: name,
-            message: "\(name) is missing; pass the TF-slim MobileNet v1 tensors")
-        }
-        guard tensor.shape == shapes[name]! else {
-          throw EngineError(
-            code: .wrongShape, layer: name,
-            message: "\(name) has shape \(tensor.shape), expected \(shapes[name]!)")
-        }
-      }
+    let problems = MobileNetV1Architecture.problems(in: weights, includingLogits: false)
+      .filter { $0.kind != .unexpected }
+    if let first = problems.first {
+      throw EngineError(
+        code: first.kind == .missing ? .missingTensor : .wrongShape, layer: first.tensor,
+        message: "\(first); pass the TF-slim MobileNet v1 tensors")
     }
   }
 
@@ -219,7 +213,7 @@ public final class MobileNetV1Trainable {
   /// Names of every tensor the network holds (weights and the four batch-norm tensors of each
   /// layer), in network order.
   public static var tensorNames: [String] {
-    MobileNetV1Layer.all.flatMap { [$0.weightsName] + $0.batchNormNames }
+    MobileNetV1Architecture.layers.flatMap { [$0.weightsName] + $0.batchNormNames }
   }
 
   /// Names of the tensors that train (gammas, betas, and the trained layers' weights).
@@ -262,15 +256,12 @@ public final class MobileNetV1Trainable {
   }
 
   /// Weights-shaped `memory` (the weights or their gradient) in `layer`'s TF layout.
-  private func tensorFlowWeights(_ memory: Memory, of layer: MobileNetV1Layer) throws
-    -> HostTensor
+  private func tensorFlowWeights(_ memory: Memory, of layer: MobileNetV1Architecture.Layer)
+    throws -> HostTensor
   {
     let plain = try readPlain(memory, dimensions: layer.engineWeightsDimensions)
-    var values = [Float](repeating: 0, count: plain.count)
-    for (engineIndex, tfIndex) in layer.engineToTensorFlowIndex.enumerated() {
-      values[tfIndex] = plain[engineIndex]
-    }
-    return HostTensor(shape: layer.weightsShape, values: values)
+    return HostTensor(
+      shape: layer.weightsShape, values: layer.tensorFlowWeights(outputMajor: plain))
   }
 
   /// Replaces one tensor (TF-slim name, TF layout and shape).
@@ -285,8 +276,9 @@ public final class MobileNetV1Trainable {
     }
     switch part {
     case .weights:
-      let values = layer.engineToTensorFlowIndex.map { tensor.values[$0] }
-      try writePlain(values, dimensions: layer.engineWeightsDimensions, into: stage.weights)
+      try writePlain(
+        layer.outputMajorWeights(tensor.values), dimensions: layer.engineWeightsDimensions,
+        into: stage.weights)
       stage.dataWeightsStale = true
     case .gamma: try stage.gamma.write(tensor.values)
     case .beta: try stage.beta.write(tensor.values)
@@ -401,8 +393,9 @@ public final class MobileNetV1Trainable {
     let source = (featuresReorder == nil ? pooled : features).dataHandle!.assumingMemoryBound(
       to: Float.self)
     return HostTensor(
-      shape: [batchSize, MobileNetV1.featureCount],
-      values: Array(UnsafeBufferPointer(start: source, count: batchSize * MobileNetV1.featureCount))
+      shape: [batchSize, MobileNetV1Architecture.featureCount],
+      values: Array(
+        UnsafeBufferPointer(start: source, count: batchSize * MobileNetV1Architecture.featureCount))
     )
   }
 
@@ -413,7 +406,7 @@ public final class MobileNetV1Trainable {
       throw EngineError(
         code: .invalidConfiguration, message: "backward needs a forward pass first")
     }
-    guard featureGradients.shape == [batchSize, MobileNetV1.featureCount] else {
+    guard featureGradients.shape == [batchSize, MobileNetV1Architecture.featureCount] else {
       throw EngineError(
         code: .invalidInput, layer: "features",
         message: "feature gradients \(featureGradients.shape): expected [\(batchSize), 1024]")

@@ -1,4 +1,5 @@
 import CDNNL
+import DropnetArchitecture
 
 /// One convolution of `MobileNetV1Trainable` with its own batch norm and ReLU6 (one fused
 /// kernel, `BatchNormalizationReLU6`), and the memories its backward pass reads.
@@ -14,7 +15,7 @@ import CDNNL
 ///
 /// Diff memories borrow the network's three shared diff buffers (see `MobileNetV1Trainable`).
 final class MobileNetV1TrainingStage {
-  let layer: MobileNetV1Layer
+  let layer: MobileNetV1Architecture.Layer
   let convolution: Convolution
   let normalization: BatchNormalizationReLU6
   /// The previous stage's activation (or the input) converted into the convolution's layout.
@@ -68,7 +69,7 @@ final class MobileNetV1TrainingStage {
 
   /// Builds the stage reading `previous` (the previous activation or the network input).
   init(
-    layer: MobileNetV1Layer, geometry: ConvolutionGeometry, previous: MemoryDescriptor,
+    layer: MobileNetV1Architecture.Layer, geometry: ConvolutionGeometry, previous: MemoryDescriptor,
     trainsWeights: Bool, keepsActivation: Bool, threads: Int, engine: CPUEngine
   ) throws {
     self.layer = layer
@@ -95,7 +96,8 @@ final class MobileNetV1TrainingStage {
     }
     let outputLayout = convolution.destinationDescriptor
     normalization = try BatchNormalizationReLU6(
-      dataLayout: outputLayout, epsilon: Float(MobileNetV1.batchNormEpsilon), threads: threads,
+      dataLayout: outputLayout, epsilon: Float(MobileNetV1Architecture.batchNormEpsilon),
+      threads: threads,
       name: name + "/BatchNorm")
     weights = try Memory(descriptor: convolution.weightsDescriptor, engine: engine, layer: name)
     if convolution.backwardDataWeightsDescriptor.isSameLayout(as: convolution.weightsDescriptor) {

@@ -1,3 +1,5 @@
+import DropnetArchitecture
+
 /// Zero padding before and after each spatial dimension (height, width) of a 2-D window op.
 public struct Padding: Sendable, Equatable {
   /// Rows and columns added before the data: [top, left].
@@ -17,13 +19,10 @@ public struct Padding: Sendable, Equatable {
   public static func tensorFlowSame(inputHeight: Int, inputWidth: Int, kernelSize: Int, stride: Int)
     -> Padding
   {
-    func amounts(_ input: Int) -> (Int, Int) {
-      let output = (input + stride - 1) / stride
-      let total = max((output - 1) * stride + kernelSize - input, 0)
-      return (total / 2, total - total / 2)
-    }
-    let (top, bottom) = amounts(inputHeight)
-    let (left, right) = amounts(inputWidth)
+    let (top, bottom) = MobileNetV1Architecture.samePadding(
+      inputSize: inputHeight, kernelSize: kernelSize, stride: stride)
+    let (left, right) = MobileNetV1Architecture.samePadding(
+      inputSize: inputWidth, kernelSize: kernelSize, stride: stride)
     return Padding(before: [top, left], after: [bottom, right])
   }
 }

@@ -1,11 +1,11 @@
-import DropnetEngine
+import DropnetArchitecture
 import DropnetStorage
 import Foundation
 
 /// Network weights plus what is needed to use them (architecture, preprocessing, class
 /// labels, provenance), stored as a safetensors file with F32 tensors.
 public struct Checkpoint: Sendable, Equatable {
-  /// Weights by TF-slim name, in TensorFlow layouts (see `MobileNetV1Layout`).
+  /// Weights by TF-slim name, in TensorFlow layouts (see `MobileNetV1Architecture`).
   public var tensors: [String: HostTensor]
   /// What the weights are and where they came from.
   public var metadata: CheckpointMetadata

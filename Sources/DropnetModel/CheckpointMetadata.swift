@@ -20,7 +20,7 @@ public struct CheckpointMetadata: Sendable, Equatable {
 
   /// Checkpoint layout version (`currentFormatVersion` when written by this build).
   public var formatVersion: Int
-  /// Network architecture, e.g. `MobileNetV1Layout.architecture`.
+  /// Network architecture, e.g. `MobileNetV1Architecture.identifier`.
   public var architecture: String
   /// How images must be prepared, e.g. `ImagePreprocessor.identifier` ("rgb_minus1_1").
   public var preprocessing: String

@@ -1,4 +1,4 @@
-import DropnetEngine
+import DropnetArchitecture
 import Foundation
 import SwiftProtobuf
 

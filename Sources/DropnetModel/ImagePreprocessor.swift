@@ -1,4 +1,4 @@
-import DropnetEngine
+import DropnetArchitecture
 
 /// Turns decoded images into MobileNet v1 input: RGB, 224x224, NHWC, values in [-1, 1].
 ///
@@ -18,7 +18,7 @@ public enum ImagePreprocessor {
   /// The preprocessing identifier stored in checkpoint metadata: RGB, (byte - 127.5) / 127.5.
   public static let identifier = "rgb_minus1_1"
   /// Model input side in pixels.
-  public static let inputSize = MobileNetV1Layout.inputSize
+  public static let inputSize = MobileNetV1Architecture.inputSize
   /// Fraction of the shorter side the central crop keeps (TF-slim's evaluation crop).
   public static let centralFraction = 0.875
 

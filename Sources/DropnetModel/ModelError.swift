@@ -34,6 +34,10 @@ public struct ModelError: Error, Sendable, CustomStringConvertible {
     public static let invalidMetadata = Code(rawValue: "invalidMetadata")
     /// The checkpoint was written by a newer dropnet format than this build reads.
     public static let unsupportedVersion = Code(rawValue: "unsupportedVersion")
+    /// The checkpoint is not a MobileNet v1 dropnet can run or export.
+    public static let unsupportedCheckpoint = Code(rawValue: "unsupportedCheckpoint")
+    /// A classifier head's tensors or layers do not fit together.
+    public static let invalidHead = Code(rawValue: "invalidHead")
     /// Image bytes passed to preprocessing do not match the stated size.
     public static let invalidImage = Code(rawValue: "invalidImage")
   }

@@ -1,4 +1,4 @@
-import DropnetEngine
+import DropnetArchitecture
 import Foundation
 
 /// The safetensors container: an 8-byte little-endian header length, a JSON header naming

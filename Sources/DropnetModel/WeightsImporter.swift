@@ -1,5 +1,5 @@
 import Crypto
-import DropnetEngine
+import DropnetArchitecture
 import Foundation
 
 /// Turns a TensorFlow frozen GraphDef of ImageNet MobileNet v1 1.0/224 (TF-slim variable
@@ -11,7 +11,7 @@ public enum WeightsImporter {
   /// Metadata key holding the batch-norm epsilon found in the graph, when there is one.
   public static let batchNormEpsilonKey = "imported_batchnorm_epsilon"
 
-  /// Reads the graph at `url`, checks that every tensor of `MobileNetV1Layout.tensors` is
+  /// Reads the graph at `url`, checks that every tensor of `MobileNetV1Architecture.tensorShapes()` is
   /// there with its expected shape (one error listing every problem otherwise), and returns
   /// a checkpoint whose labels are `ImageNetLabels.withBackground`.
   ///
@@ -35,7 +35,7 @@ public enum WeightsImporter {
     var defaultedGammas: [String] = []
     var missing: [String] = []
     var misshapen: [String] = []
-    for spec in MobileNetV1Layout.tensors {
+    for spec in MobileNetV1Architecture.tensorShapes() {
       guard let proto = constants[spec.name] else {
         if spec.name.hasSuffix("/BatchNorm/gamma") {
           // TF-slim's batch norm defaults to scale=False for some models: no gamma variable
@@ -80,7 +80,7 @@ public enum WeightsImporter {
       extra[batchNormEpsilonKey] = String(epsilon)
     }
     let metadata = CheckpointMetadata(
-      architecture: MobileNetV1Layout.architecture,
+      architecture: MobileNetV1Architecture.identifier,
       preprocessing: ImagePreprocessor.identifier,
       classLabels: ImageNetLabels.withBackground,
       sourceFileName: sourceFileName,

@@ -1,3 +1,4 @@
+import DropnetArchitecture
 import DropnetDataset
 import DropnetEngine
 import DropnetMedia

@@ -1,3 +1,4 @@
+import DropnetArchitecture
 import DropnetEngine
 import DropnetMedia
 import DropnetModel
@@ -5,7 +6,7 @@ import Foundation
 
 /// A checkpoint ready to classify, as `dropnet predict` runs it: the ImageNet network as
 /// imported (its own logits and softmax), or the base network plus the head `dropnet train`
-/// added (tensors under `ClassifierHeadModel.TensorName.prefix`), run on the pooled features.
+/// added (`Checkpoint.hasTrainedHead`), run on the pooled features.
 public final class CheckpointClassifier {
   /// Class labels in output order.
   public let labels: [String]
@@ -15,21 +16,11 @@ public final class CheckpointClassifier {
 
   /// Builds the network for batches of up to `batchSize` images on `threads` threads.
   public init(checkpoint: Checkpoint, batchSize: Int = 1, threads: Int) throws {
-    let hasHead = checkpoint.tensors.keys.contains {
-      $0.hasPrefix(ClassifierHeadModel.TensorName.prefix)
-    }
-    if hasHead {
-      let head = try ClassifierHeadModel(tensors: checkpoint.tensors)
-      guard checkpoint.metadata.classLabels.count == head.classCount else {
-        throw TrainingError(
-          .invalidSetting,
-          "the checkpoint names \(checkpoint.metadata.classLabels.count) classes but its head "
-            + "has \(head.classCount) outputs; use a checkpoint written by `dropnet train`")
-      }
-      self.head = head
+    if checkpoint.hasTrainedHead {
+      _ = try checkpoint.trainedHeadWidths()
+      head = try ClassifierHeadModel(tensors: checkpoint.tensors)
       network = try MobileNetV1(
-        weights: ClassifierHeadModel.TensorName.baseTensors(of: checkpoint.tensors),
-        batchSize: batchSize, threads: threads)
+        weights: checkpoint.baseTensors, batchSize: batchSize, threads: threads)
       labels = checkpoint.metadata.classLabels
     } else {
       head = nil

@@ -21,7 +21,7 @@ extension ClassifierHeadModel {
   }
 
   /// A head for `labels` (in output order, e.g. from `warmStartLabelOrder`) initialised from
-  /// `checkpoint`'s trained head (tensors under `TensorName.prefix`, labels in its metadata).
+  /// `checkpoint`'s trained head (tensors under `Checkpoint.HeadTensorName.prefix`, labels in its metadata).
   ///
   /// Throws `.invalidSetting` when the checkpoint has no head, when its labels do not name
   /// its outputs, when `labels` repeats a name or has fewer than two, and when `hiddenCount`
@@ -30,10 +30,10 @@ extension ClassifierHeadModel {
     initialisedFrom checkpoint: Checkpoint, labels: [String], hiddenCount: Int? = nil,
     dropoutRate: Double = 0.5, seed: UInt64 = 0
   ) throws {
-    guard checkpoint.tensors.keys.contains(where: { $0.hasPrefix(TensorName.prefix) }) else {
+    guard checkpoint.hasTrainedHead else {
       throw TrainingError(
         .invalidSetting,
-        "the warm-start checkpoint has no trained head (no \(TensorName.prefix) tensors); "
+        "the warm-start checkpoint has no trained head (no \(Checkpoint.HeadTensorName.prefix) tensors); "
           + "pass a best.safetensors written by `dropnet train`, or train from scratch")
     }
     let previous = try ClassifierHeadModel(tensors: checkpoint.tensors)

@@ -1,4 +1,6 @@
+import DropnetArchitecture
 import DropnetEngine
+import DropnetModel
 import Foundation
 
 /// The seed's classifier head on MobileNet v1's pooled features, with its own training step:
@@ -19,38 +21,10 @@ import Foundation
 public struct ClassifierHeadModel: Sendable, Equatable {
   /// Width of the hidden Dense layer (the seed's 256).
   public static let defaultHiddenCount = 256
-  /// Keras' BatchNormalization epsilon default.
-  public static let batchNormEpsilon = 0.001
+  /// Keras' BatchNormalization epsilon default (what export folds with).
+  public static let batchNormEpsilon = ClassifierHead.batchNormEpsilon
   /// Keras' BatchNormalization momentum default: running = 0.99 * running + 0.01 * batch.
   public static let batchNormMomentum = 0.99
-
-  /// Tensor names in a checkpoint (TF/Keras layout, float32).
-  public enum TensorName {
-    /// [featureCount, hiddenCount]
-    public static let fc1Weights = "Head/fc1/weights"
-    /// [hiddenCount]
-    public static let fc1Biases = "Head/fc1/biases"
-    /// [hiddenCount]
-    public static let batchNormGamma = "Head/bn/gamma"
-    public static let batchNormBeta = "Head/bn/beta"
-    public static let batchNormMovingMean = "Head/bn/moving_mean"
-    public static let batchNormMovingVariance = "Head/bn/moving_variance"
-    /// [hiddenCount, classCount]
-    public static let fc2Weights = "Head/fc2/weights"
-    /// [classCount]
-    public static let fc2Biases = "Head/fc2/biases"
-    /// What every head tensor's name starts with.
-    public static let prefix = "Head/"
-    /// `tensors` without the head's: the base network's, as `MobileNetV1(weights:)` takes them.
-    public static func baseTensors(of tensors: [String: HostTensor]) -> [String: HostTensor] {
-      tensors.filter { !$0.key.hasPrefix(prefix) }
-    }
-    /// Every name above.
-    public static let all = [
-      fc1Weights, fc1Biases, batchNormGamma, batchNormBeta, batchNormMovingMean,
-      batchNormMovingVariance, fc2Weights, fc2Biases,
-    ]
-  }
 
   /// Trainable parameters (or their gradients, or their momenta: same shapes).
   public struct Parameters: Sendable, Equatable {
@@ -110,7 +84,7 @@ public struct ClassifierHeadModel: Sendable, Equatable {
 
   /// A freshly initialised head: Glorot-uniform kernels drawn from `seed`, zero biases.
   public init(
-    featureCount: Int = MobileNetV1.featureCount, hiddenCount: Int = defaultHiddenCount,
+    featureCount: Int = MobileNetV1Architecture.featureCount, hiddenCount: Int = defaultHiddenCount,
     classCount: Int, dropoutRate: Double = 0.5, seed: UInt64 = 0
   ) throws {
     guard featureCount > 0, hiddenCount > 0, classCount >= 2 else {
@@ -401,14 +375,16 @@ public struct ClassifierHeadModel: Sendable, Equatable {
       HostTensor(shape: shape, values: values.map(Float.init))
     }
     return [
-      TensorName.fc1Weights: tensor([featureCount, hiddenCount], parameters.fc1Weights),
-      TensorName.fc1Biases: tensor([hiddenCount], parameters.fc1Biases),
-      TensorName.batchNormGamma: tensor([hiddenCount], parameters.gamma),
-      TensorName.batchNormBeta: tensor([hiddenCount], parameters.beta),
-      TensorName.batchNormMovingMean: tensor([hiddenCount], movingMean),
-      TensorName.batchNormMovingVariance: tensor([hiddenCount], movingVariance),
-      TensorName.fc2Weights: tensor([hiddenCount, classCount], parameters.fc2Weights),
-      TensorName.fc2Biases: tensor([classCount], parameters.fc2Biases),
+      Checkpoint.HeadTensorName.fc1Weights: tensor(
+        [featureCount, hiddenCount], parameters.fc1Weights),
+      Checkpoint.HeadTensorName.fc1Biases: tensor([hiddenCount], parameters.fc1Biases),
+      Checkpoint.HeadTensorName.batchNormGamma: tensor([hiddenCount], parameters.gamma),
+      Checkpoint.HeadTensorName.batchNormBeta: tensor([hiddenCount], parameters.beta),
+      Checkpoint.HeadTensorName.batchNormMovingMean: tensor([hiddenCount], movingMean),
+      Checkpoint.HeadTensorName.batchNormMovingVariance: tensor([hiddenCount], movingVariance),
+      Checkpoint.HeadTensorName.fc2Weights: tensor(
+        [hiddenCount, classCount], parameters.fc2Weights),
+      Checkpoint.HeadTensorName.fc2Biases: tensor([classCount], parameters.fc2Biases),
     ]
   }
 
@@ -423,13 +399,15 @@ public struct ClassifierHeadModel: Sendable, Equatable {
       }
       return tensor
     }
-    let fc1 = try take(TensorName.fc1Weights, rank: 2)
-    let fc2 = try take(TensorName.fc2Weights, rank: 2)
+    let fc1 = try take(Checkpoint.HeadTensorName.fc1Weights, rank: 2)
+    let fc2 = try take(Checkpoint.HeadTensorName.fc2Weights, rank: 2)
     try self.init(
       featureCount: fc1.shape[0], hiddenCount: fc1.shape[1], classCount: fc2.shape[1])
     let vectors = [
-      TensorName.fc1Biases, TensorName.batchNormGamma, TensorName.batchNormBeta,
-      TensorName.batchNormMovingMean, TensorName.batchNormMovingVariance,
+      Checkpoint.HeadTensorName.fc1Biases, Checkpoint.HeadTensorName.batchNormGamma,
+      Checkpoint.HeadTensorName.batchNormBeta,
+      Checkpoint.HeadTensorName.batchNormMovingMean,
+      Checkpoint.HeadTensorName.batchNormMovingVariance,
     ]
     var read: [String: [Double]] = [:]
     for name in vectors {
@@ -440,19 +418,19 @@ public struct ClassifierHeadModel: Sendable, Equatable {
       }
       read[name] = tensor.values.map(Double.init)
     }
-    let biases2 = try take(TensorName.fc2Biases, rank: 1)
+    let biases2 = try take(Checkpoint.HeadTensorName.fc2Biases, rank: 1)
     guard fc2.shape[0] == hiddenCount, biases2.shape == [classCount] else {
       throw TrainingError(
         .invalidSetting, "head fc2 tensors do not match the hidden width \(hiddenCount)")
     }
     parameters.fc1Weights = fc1.values.map(Double.init)
-    parameters.fc1Biases = read[TensorName.fc1Biases]!
-    parameters.gamma = read[TensorName.batchNormGamma]!
-    parameters.beta = read[TensorName.batchNormBeta]!
+    parameters.fc1Biases = read[Checkpoint.HeadTensorName.fc1Biases]!
+    parameters.gamma = read[Checkpoint.HeadTensorName.batchNormGamma]!
+    parameters.beta = read[Checkpoint.HeadTensorName.batchNormBeta]!
     parameters.fc2Weights = fc2.values.map(Double.init)
     parameters.fc2Biases = biases2.values.map(Double.init)
-    movingMean = read[TensorName.batchNormMovingMean]!
-    movingVariance = read[TensorName.batchNormMovingVariance]!
+    movingMean = read[Checkpoint.HeadTensorName.batchNormMovingMean]!
+    movingVariance = read[Checkpoint.HeadTensorName.batchNormMovingVariance]!
   }
 
   // MARK: - Kernels

@@ -1,4 +1,5 @@
 import Crypto
+import DropnetArchitecture
 import DropnetDataset
 import DropnetEngine
 import DropnetMedia
@@ -45,7 +46,7 @@ public final class FeatureCache {
 
   /// A cache over the frames in `stateFolder`, using the base network in `baseWeights`
   /// (TF-slim MobileNet v1 names with the 1001-class ImageNet logits, as imported; tensors of
-  /// a trained head, `ClassifierHeadModel.TensorName`, are ignored).
+  /// a trained head, `Checkpoint.HeadTensorName`, are ignored).
   public init(
     baseWeights: [String: HostTensor], stateFolder: URL, augmentation: Augmentation? = nil,
     batchSize: Int = FeatureCache.defaultBatchSize,
@@ -60,7 +61,7 @@ public final class FeatureCache {
       }
     }
     // A trained checkpoint (e.g. a warm start's) also holds its head: the base is the rest.
-    let base = ClassifierHeadModel.TensorName.baseTensors(of: baseWeights)
+    let base = Checkpoint.baseTensors(of: baseWeights)
     network = try MobileNetV1(weights: base, batchSize: batchSize, threads: threads)
     var hasher = SHA256()
     for name in base.keys.sorted() {
@@ -95,7 +96,7 @@ public final class FeatureCache {
       let side = ImagePreprocessor.inputSize
       let input = try ImagePreprocessor.batch(fromBGR: images, width: side, height: side)
       let output = try network.forward(input).features.values
-      let width = MobileNetV1.featureCount
+      let width = MobileNetV1Architecture.featureCount
       for (offset, (key, _)) in batch.enumerated() {
         features[key] = Array(output[(offset * width)..<((offset + 1) * width)])
       }
@@ -114,7 +115,7 @@ public final class FeatureCache {
   /// frames drop out) to `url`, atomically: a later cache over the same base loads them instead
   /// of running MobileNet again (e.g. the daemon after a restart). About 4 KiB per frame.
   public func save(to url: URL) throws {
-    let width = MobileNetV1.featureCount
+    let width = MobileNetV1Architecture.featureCount
     var data = Self.fileMagic
     data.append(Data((baseIdentity + "\n").utf8))
     for hash in usedPlainHashes.sorted() {
@@ -138,7 +139,7 @@ public final class FeatureCache {
     guard let data = try? Data(contentsOf: url), data.starts(with: Self.fileMagic) else {
       return 0
     }
-    let width = MobileNetV1.featureCount
+    let width = MobileNetV1Architecture.featureCount
     let headerEnd = Self.fileMagic.count + Self.hashByteCount + 1
     let entryBytes = Self.hashByteCount + width * MemoryLayout<Float>.size
     guard data.count >= headerEnd,

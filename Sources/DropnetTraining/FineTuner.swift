@@ -1,3 +1,4 @@
+import DropnetArchitecture
 import DropnetDataset
 import DropnetEngine
 import DropnetModel
@@ -101,7 +102,7 @@ public struct FineTuner {
     shouldStop: (() -> Bool)? = nil
   ) throws -> Result {
     try settings.validate()
-    let baseWeights = ClassifierHeadModel.TensorName.baseTensors(of: baseWeights)
+    let baseWeights = Checkpoint.baseTensors(of: baseWeights)
     let split = try settings.training.split(of: manifest)
     guard split.training.count >= 2, !split.validation.isEmpty else {
       throw TrainingError(
@@ -115,7 +116,7 @@ public struct FineTuner {
       weights: baseWeights, batchSize: settings.batchSize, threads: settings.threads,
       trainedConvolutionCount: settings.mode.trainedConvolutionCount ?? 0)
     var head = try settings.training.initialHead(
-      labels: labels, featureCount: MobileNetV1.featureCount, warmStart: warmStart)
+      labels: labels, featureCount: MobileNetV1Architecture.featureCount, warmStart: warmStart)
     var random = SeededRandom(seed: settings.seed ^ 0xF1_4E70_4E00_0000)
     var history = TrainingHistory()
     var best:
@@ -264,7 +265,7 @@ public struct FineTuner {
     settings.threads = threads
     return try evaluate(
       samples, labels: labels, classWeights: Array(repeating: 1, count: labels.count),
-      baseWeights: ClassifierHeadModel.TensorName.baseTensors(of: checkpoint.tensors),
+      baseWeights: Checkpoint.baseTensors(of: checkpoint.tensors),
       head: try ClassifierHeadModel(tensors: checkpoint.tensors), stateFolder: stateFolder,
       settings: settings
     ).accuracy
@@ -274,7 +275,7 @@ public struct FineTuner {
   /// dropped): what `HeadTrainer.checkpoint(base:head:labels:extra:)` then completes.
   public static func trainedBase(_ base: Checkpoint, _ result: Result) -> Checkpoint {
     var trained = base
-    trained.tensors = ClassifierHeadModel.TensorName.baseTensors(of: base.tensors)
+    trained.tensors = Checkpoint.baseTensors(of: base.tensors)
     trained.tensors.merge(result.bestBaseTensors) { _, new in new }
     return trained
   }

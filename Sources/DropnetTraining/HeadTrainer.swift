@@ -1,3 +1,4 @@
+import DropnetArchitecture
 import DropnetDataset
 import DropnetEngine
 import DropnetModel
@@ -88,7 +89,7 @@ public struct HeadTrainer {
     let classWeights = try settings.training.classWeights(labels: labels, training: split.training)
 
     // Training examples: every copy of every training frame, features cached once.
-    let width = MobileNetV1.featureCount
+    let width = MobileNetV1Architecture.featureCount
     var trainingFeatures: [Float] = []
     var trainingClasses: [Int] = []
     for copy in 0...settings.augmentedCopies {
@@ -149,13 +150,13 @@ public struct HeadTrainer {
   }
 
   /// A checkpoint of the base network's tensors (unchanged, including the ImageNet logits the
-  /// feature extractor is built with) plus the head's `ClassifierHeadModel.TensorName` tensors,
+  /// feature extractor is built with) plus the head's `Checkpoint.HeadTensorName` tensors,
   /// with `labels` as class labels in training order.
   public static func checkpoint(
     base: Checkpoint, head: ClassifierHeadModel, labels: [Label], extra: [String: String] = [:]
   ) -> Checkpoint {
     // A warm-start base carries the previous head: it is replaced, never mixed.
-    var tensors = ClassifierHeadModel.TensorName.baseTensors(of: base.tensors)
+    var tensors = Checkpoint.baseTensors(of: base.tensors)
     tensors.merge(head.tensors) { _, new in new }
     var metadata = base.metadata
     metadata.classLabels = labels.map(\.name)

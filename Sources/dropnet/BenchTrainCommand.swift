@@ -1,4 +1,5 @@
 import ArgumentParser
+import DropnetArchitecture
 import DropnetEngine
 import DropnetModel
 import DropnetTraining
@@ -97,7 +98,7 @@ struct BenchTrainCommand: ParsableCommand {
   func run() throws {
     let terminal = Terminal()
     let baseURL = weights.map { URL(fileURLWithPath: $0) } ?? WeightsLocation.imagenet
-    let base = ClassifierHeadModel.TensorName.baseTensors(
+    let base = Checkpoint.baseTensors(
       of: try Checkpoint.read(from: baseURL).tensors)
     var measurements: [Measurement] = []
     let classCount = 4
@@ -111,7 +112,7 @@ struct BenchTrainCommand: ParsableCommand {
         guard let trained = mode.trainedConvolutionCount else {
           // Head on cached features: the step is the head alone.
           var head = try ClassifierHeadModel(classCount: classCount)
-          let features = (0..<(batchSize * MobileNetV1.featureCount)).map { _ in
+          let features = (0..<(batchSize * MobileNetV1Architecture.featureCount)).map { _ in
             Float(random.uniform(0...6))
           }
           let seconds = try time(steps: steps) {
@@ -130,7 +131,7 @@ struct BenchTrainCommand: ParsableCommand {
             weights: base, batchSize: batchSize, threads: threadCount,
             trainedConvolutionCount: trained)
           var head = try ClassifierHeadModel(classCount: classCount)
-          let side = MobileNetV1.defaultImageSize
+          let side = MobileNetV1Architecture.inputSize
           let images = HostTensor(
             shape: [batchSize, side, side, 3],
             values: (0..<(batchSize * side * side * 3)).map { _ in Float(random.uniform(-1...1)) })

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DropnetArchitecture
 import DropnetEngine
 import DropnetMedia
 import DropnetModel

@@ -1,3 +1,4 @@
+import DropnetCoreMLReader
 import DropnetModel
 import Foundation
 import XCTest
@@ -96,7 +97,7 @@ final class ClassifierHeadTests: XCTestCase {
     ]
     for head in bad {
       XCTAssertThrowsError(try head.folded(featureCount: 6)) { error in
-        XCTAssertEqual((error as? CoreMLExportError)?.code, .invalidHead, "\(error)")
+        XCTAssertEqual((error as? ModelError)?.code, .invalidHead, "\(error)")
       }
     }
   }

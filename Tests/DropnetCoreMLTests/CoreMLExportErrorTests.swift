@@ -1,3 +1,4 @@
+import DropnetCoreMLReader
 import DropnetEngine
 import DropnetModel
 import Foundation

@@ -1,4 +1,5 @@
 import Crypto
+import DropnetCoreMLReader
 import DropnetModel
 import Foundation
 import XCTest

@@ -1,3 +1,5 @@
+import DropnetArchitecture
+import DropnetCoreMLReader
 import DropnetEngine
 import DropnetModel
 import Foundation

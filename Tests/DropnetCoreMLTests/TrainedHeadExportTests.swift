@@ -1,3 +1,4 @@
+import DropnetCoreMLReader
 import DropnetDataset
 import DropnetEngine
 import DropnetModel

@@ -1,4 +1,5 @@
 import DropnetCoreML
+import DropnetCoreMLReader
 import DropnetDaemon
 import DropnetTestSupport
 import Foundation

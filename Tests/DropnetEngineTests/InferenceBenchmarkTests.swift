@@ -1,3 +1,4 @@
+import DropnetArchitecture
 import DropnetEngine
 import XCTest
 
@@ -28,7 +29,7 @@ final class InferenceBenchmarkTests: XCTestCase {
     let peak = try XCTUnwrap(result.processPeakResidentBytes)
     XCTAssertGreaterThan(peak, 17_000_000)
     XCTAssertTrue(
-      MobileNetV1.layerNames.allSatisfy { result.implementations[$0] != nil },
+      MobileNetV1Architecture.layers.map(\.name).allSatisfy { result.implementations[$0] != nil },
       "every convolution names its kernel: \(result.implementations)")
     // The result is what the CLI serialises.
     let decoded = try JSONDecoder().decode(

@@ -1,4 +1,5 @@
 import CDNNL
+import DropnetArchitecture
 import XCTest
 
 @testable import DropnetEngine
@@ -108,7 +109,7 @@ final class LayerTests: XCTestCase {
   /// Folding BN into the weights and fusing ReLU6 as a post-op must equal conv -> BN -> ReLU6
   /// run as three oneDNN primitives, and both must equal the Double reference.
   func testFoldedBatchNormAndFusedReLU6MatchUnfusedLayers() throws {
-    for kind in [MobileNetV1Layer.Kind.standard, .depthwise, .pointwise] {
+    for kind in [MobileNetV1Architecture.Layer.Kind.standard, .depthwise, .pointwise] {
       try checkFolding(kind: kind)
     }
   }
@@ -211,12 +212,12 @@ final class LayerTests: XCTestCase {
       "convolution \(geometry)")
   }
 
-  private func checkFolding(kind: MobileNetV1Layer.Kind) throws {
+  private func checkFolding(kind: MobileNetV1Architecture.Layer.Kind) throws {
     let harness = try LayerHarness()
     var random = SeededGenerator(seed: 20)
     let channels = 8
     let outputChannels = kind == .depthwise ? channels : 12
-    let layer = MobileNetV1Layer(
+    let layer = MobileNetV1Architecture.Layer(
       name: "test", kind: kind, inputChannels: channels, outputChannels: outputChannels,
       stride: 2)
     // TF-layout weights and BN statistics, as a checkpoint holds them.
@@ -233,7 +234,7 @@ final class LayerTests: XCTestCase {
       layer.varianceName: HostTensor(shape: [outputChannels], values: variance),
     ]
     let epsilon = 0.001
-    let folded = FoldedConvolution(layer: layer, weights: tensors, epsilon: epsilon)
+    let folded = FoldedConvolution(layer: layer, tensors: tensors, epsilon: epsilon)
     let geometry = ConvolutionGeometry(
       batchSize: 2, inputChannels: channels, outputChannels: outputChannels, inputHeight: 6,
       inputWidth: 6, kernelSize: layer.kernelSize, stride: layer.stride, groups: layer.groups)
@@ -302,7 +303,7 @@ final class LayerTests: XCTestCase {
   }
 
   /// TF-layout weights (HWIO, or H W C 1) as Double [O, C/G, K, K] for the reference.
-  private func reference(tfWeights: [Float], layer: MobileNetV1Layer) -> [Double] {
+  private func reference(tfWeights: [Float], layer: MobileNetV1Architecture.Layer) -> [Double] {
     let kernel = layer.kernelSize
     let inputPerGroup = layer.inputChannels / layer.groups
     var result = [Double](repeating: 0, count: tfWeights.count)

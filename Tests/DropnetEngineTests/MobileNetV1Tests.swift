@@ -1,3 +1,4 @@
+import DropnetArchitecture
 import DropnetEngine
 import XCTest
 
@@ -8,8 +9,7 @@ final class MobileNetV1Tests: XCTestCase {
   static let weights: [String: HostTensor] = {
     var random = SeededGenerator(seed: 42)
     var weights: [String: HostTensor] = [:]
-    for name in MobileNetV1.tensorNames {
-      let shape = MobileNetV1.expectedShapes[name]!
+    for (name, shape) in MobileNetV1Architecture.tensorShapes() {
       let count = shape.reduce(1, *)
       let values: [Float]
       if name.hasSuffix("weights") {
@@ -121,7 +121,7 @@ final class MobileNetV1Tests: XCTestCase {
   func testMissingGammaMeansScaleOne() throws {
     var withoutGamma = Self.weights
     var withOnes = Self.weights
-    for name in MobileNetV1.optionalTensorNames {
+    for name in MobileNetV1Architecture.optionalTensorNames {
       withoutGamma[name] = nil
       let shape = withOnes[name]!.shape
       withOnes[name] = HostTensor(shape: shape, values: [Float](repeating: 1, count: shape[0]))
@@ -145,18 +145,17 @@ final class MobileNetV1Tests: XCTestCase {
   }
 
   func testTensorNamesAndShapesDescribeTheTFSlimModel() {
-    XCTAssertEqual(MobileNetV1.tensorNames.count, 27 * 5 + 2)
-    XCTAssertEqual(Set(MobileNetV1.tensorNames), Set(MobileNetV1.expectedShapes.keys))
-    XCTAssertEqual(MobileNetV1.expectedShapes["MobilenetV1/Conv2d_0/weights"], [3, 3, 3, 32])
+    let shapes = Dictionary(
+      uniqueKeysWithValues: MobileNetV1Architecture.tensorShapes().map { ($0.name, $0.shape) })
+    XCTAssertEqual(MobileNetV1Architecture.tensorShapes().count, 27 * 5 + 2)
+    XCTAssertEqual(shapes.count, 27 * 5 + 2, "names are unique")
+    XCTAssertEqual(shapes["MobilenetV1/Conv2d_0/weights"], [3, 3, 3, 32])
+    XCTAssertEqual(shapes["MobilenetV1/Conv2d_12_depthwise/depthwise_weights"], [3, 3, 512, 1])
+    XCTAssertEqual(shapes["MobilenetV1/Conv2d_13_pointwise/weights"], [1, 1, 1024, 1024])
+    XCTAssertEqual(shapes["MobilenetV1/Logits/Conv2d_1c_1x1/weights"], [1, 1, 1024, 1001])
+    XCTAssertEqual(MobileNetV1Architecture.layers.map(\.name).count, 27)
     XCTAssertEqual(
-      MobileNetV1.expectedShapes["MobilenetV1/Conv2d_12_depthwise/depthwise_weights"],
-      [3, 3, 512, 1])
-    XCTAssertEqual(
-      MobileNetV1.expectedShapes["MobilenetV1/Conv2d_13_pointwise/weights"], [1, 1, 1024, 1024])
-    XCTAssertEqual(
-      MobileNetV1.expectedShapes["MobilenetV1/Logits/Conv2d_1c_1x1/weights"], [1, 1, 1024, 1001])
-    XCTAssertEqual(MobileNetV1.layerNames.count, 27)
-    XCTAssertEqual(MobileNetV1.layerNames.last, "MobilenetV1/Conv2d_13_pointwise")
+      MobileNetV1Architecture.layers.map(\.name).last, "MobilenetV1/Conv2d_13_pointwise")
   }
 
   // MARK: - Error paths

@@ -1,3 +1,4 @@
+import DropnetArchitecture
 import DropnetEngine
 import Foundation
 import XCTest
@@ -16,7 +17,7 @@ final class CheckpointTests: XCTestCase {
       "bias": HostTensor(shape: [3], values: [1, 2, 3]),
     ]
     let metadata = CheckpointMetadata(
-      architecture: MobileNetV1Layout.architecture,
+      architecture: MobileNetV1Architecture.identifier,
       preprocessing: ImagePreprocessor.identifier,
       classLabels: ["background", "crème brûlée", "quote \" and, comma", "猫"],
       sourceFileName: "graph.pb", sourceSHA256: String(repeating: "ab", count: 32),

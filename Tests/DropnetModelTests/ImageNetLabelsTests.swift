@@ -1,3 +1,4 @@
+import DropnetArchitecture
 import Foundation
 import XCTest
 
@@ -10,7 +11,7 @@ final class ImageNetLabelsTests: XCTestCase {
     XCTAssertEqual(Set(ImageNetLabels.names).count, 999)
     XCTAssertEqual(ImageNetLabels.names[134], "crane")
     XCTAssertEqual(ImageNetLabels.names[517], "crane")
-    XCTAssertEqual(ImageNetLabels.withBackground.count, MobileNetV1Layout.imageNetClassCount)
+    XCTAssertEqual(ImageNetLabels.withBackground.count, MobileNetV1Architecture.imageNetClassCount)
     XCTAssertEqual(ImageNetLabels.withBackground.first, "background")
   }
 

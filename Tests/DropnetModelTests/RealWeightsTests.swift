@@ -1,3 +1,4 @@
+import DropnetArchitecture
 import DropnetEngine
 import Foundation
 import XCTest
@@ -14,7 +15,7 @@ final class RealWeightsTests: XCTestCase {
     let checkpoint = try WeightsImporter.importGraph(at: try ModelTestSupport.realGraph())
     let summary = try ModelTestSupport.referenceJSON("weights_summary.json")
 
-    XCTAssertEqual(checkpoint.tensors.count, MobileNetV1Layout.tensors.count)
+    XCTAssertEqual(checkpoint.tensors.count, MobileNetV1Architecture.tensorShapes().count)
     XCTAssertEqual(Set(summary.keys), Set(checkpoint.tensors.keys))
     for (name, entry) in summary {
       let expected = try XCTUnwrap(entry as? [String: Any], name)

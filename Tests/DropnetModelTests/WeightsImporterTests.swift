@@ -1,3 +1,4 @@
+import DropnetArchitecture
 import DropnetEngine
 import Foundation
 import SwiftProtobuf
@@ -54,7 +55,7 @@ final class WeightsImporterTests: XCTestCase {
     -> Data
   {
     var tensors: [String: Tensorflow_TensorProto] = [:]
-    for (index, spec) in MobileNetV1Layout.tensors.enumerated() {
+    for (index, spec) in MobileNetV1Architecture.tensorShapes().enumerated() {
       tensors[spec.name] = filledTensor(spec.shape, marker(index))
     }
     tensors["final_training_ops/weights/final_weights"] = filledTensor([1001, 2], 9)
@@ -84,9 +85,10 @@ final class WeightsImporterTests: XCTestCase {
     let bytes = graphBytes { $0[conv0] = packedTensor([3, 3, 3, 32], packedValues) }
     let checkpoint = try importGraph(bytes)
 
-    XCTAssertEqual(checkpoint.tensors.count, MobileNetV1Layout.tensors.count)
+    XCTAssertEqual(checkpoint.tensors.count, MobileNetV1Architecture.tensorShapes().count)
     XCTAssertEqual(checkpoint.tensors[conv0]?.values, packedValues)
-    for (index, spec) in MobileNetV1Layout.tensors.enumerated() where spec.name != conv0 {
+    for (index, spec) in MobileNetV1Architecture.tensorShapes().enumerated()
+    where spec.name != conv0 {
       let tensor = try XCTUnwrap(checkpoint.tensors[spec.name], spec.name)
       XCTAssertEqual(tensor.shape, spec.shape, spec.name)
       XCTAssertEqual(tensor.values.count, spec.shape.reduce(1, *), spec.name)

@@ -1,4 +1,5 @@
 import DropnetEngine
+import DropnetModel
 import XCTest
 
 @testable import DropnetTraining
@@ -119,7 +120,7 @@ final class ClassifierHeadModelTests: XCTestCase {
     let actual = back.probabilities(features: features)
     for (left, right) in zip(expected, actual) { XCTAssertEqual(left, right, accuracy: 1e-6) }
     var missing = head.tensors
-    missing[ClassifierHeadModel.TensorName.batchNormBeta] = nil
+    missing[Checkpoint.HeadTensorName.batchNormBeta] = nil
     XCTAssertThrowsError(try ClassifierHeadModel(tensors: missing))
   }
 }

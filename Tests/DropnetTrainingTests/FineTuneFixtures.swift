@@ -1,3 +1,4 @@
+import DropnetArchitecture
 import DropnetEngine
 import DropnetModel
 import DropnetTestSupport
@@ -36,7 +37,8 @@ enum FineTuneFixtures {
   /// Every base tensor (tensor number = position in `MobileNetV1Trainable.tensorNames`), plus
   /// zero ImageNet logits so `MobileNetV1` (inference) accepts the set too.
   static func base() -> [String: HostTensor] {
-    let shapes = MobileNetV1.expectedShapes(classCount: MobileNetV1.imageNetClassCount)
+    let shapes = Dictionary(
+      uniqueKeysWithValues: MobileNetV1Architecture.tensorShapes().map { ($0.name, $0.shape) })
     var tensors: [String: HostTensor] = [:]
     for (number, name) in MobileNetV1Trainable.tensorNames.enumerated() {
       let shape = shapes[name]!
@@ -57,8 +59,10 @@ enum FineTuneFixtures {
       }
       tensors[name] = HostTensor(shape: shape, values: values.map { Float($0) })
     }
-    for name in [MobileNetV1.logitsLayerName + "/weights", MobileNetV1.logitsLayerName + "/biases"]
-    {
+    for name in [
+      MobileNetV1Architecture.logitsScope + "/weights",
+      MobileNetV1Architecture.logitsScope + "/biases",
+    ] {
       let shape = shapes[name]!
       tensors[name] = HostTensor(
         shape: shape, values: [Float](repeating: 0, count: shape.reduce(1, *)))
@@ -66,26 +70,22 @@ enum FineTuneFixtures {
     return tensors
   }
 
-  /// Head tensor numbers start here (1000 + position in `ClassifierHeadModel.TensorName.all`).
+  /// Head tensor numbers start here (1000 + position in `Checkpoint.HeadTensorName.shapes`).
   static let headTensor = 1000
 
   /// A head of `hiddenCount` units and `classCount` classes from waves (dropout off).
   static func head(hiddenCount: Int, classCount: Int) throws -> ClassifierHeadModel {
-    typealias Name = ClassifierHeadModel.TensorName
-    let shapes: [String: [Int]] = [
-      Name.fc1Weights: [MobileNetV1.featureCount, hiddenCount], Name.fc1Biases: [hiddenCount],
-      Name.batchNormGamma: [hiddenCount], Name.batchNormBeta: [hiddenCount],
-      Name.batchNormMovingMean: [hiddenCount], Name.batchNormMovingVariance: [hiddenCount],
-      Name.fc2Weights: [hiddenCount, classCount], Name.fc2Biases: [classCount],
-    ]
+    typealias Name = Checkpoint.HeadTensorName
     var tensors: [String: HostTensor] = [:]
-    for (position, name) in Name.all.enumerated() {
-      let shape = shapes[name]!
+    let shapes = Name.shapes(
+      featureCount: MobileNetV1Architecture.featureCount, hiddenCount: hiddenCount,
+      classCount: classCount)
+    for (position, (name, shape)) in shapes.enumerated() {
       let wave = wave(count: shape.reduce(1, *), tensor: headTensor + position)
       let values: [Double]
       switch name {
       case Name.fc1Weights:
-        let scale = (6.0 / Double(MobileNetV1.featureCount + hiddenCount)).squareRoot()
+        let scale = (6.0 / Double(MobileNetV1Architecture.featureCount + hiddenCount)).squareRoot()
         values = wave.map { scale * $0 }
       case Name.fc2Weights:
         let scale = (6.0 / Double(hiddenCount + classCount)).squareRoot()

@@ -61,7 +61,7 @@ final class FineTunerTests: XCTestCase {
       .lossWeights()
     let validation = try FineTuner.evaluate(
       result.split.validation, labels: result.labels, classWeights: classWeights,
-      baseWeights: ClassifierHeadModel.TensorName.baseTensors(of: read.tensors), head: head,
+      baseWeights: Checkpoint.baseTensors(of: read.tensors), head: head,
       stateFolder: dataset.stateFolder, settings: settings)
     let best = result.history.epochs[result.bestEpoch - 1]
     XCTAssertEqual(validation.loss, best.validationLoss, accuracy: 1e-3 * best.validationLoss)

@@ -1,3 +1,4 @@
+import DropnetArchitecture
 import DropnetDataset
 import DropnetEngine
 import DropnetMedia
@@ -125,7 +126,7 @@ final class HeadTrainerTests: XCTestCase {
     }
     XCTAssertEqual(paths.count, 12)
     let network = try MobileNetV1(
-      weights: ClassifierHeadModel.TensorName.baseTensors(of: loaded.tensors),
+      weights: Checkpoint.baseTensors(of: loaded.tensors),
       batchSize: paths.count,
       threads: ProcessInfo.processInfo.activeProcessorCount)
     let side = ImagePreprocessor.inputSize
@@ -187,7 +188,7 @@ final class HeadTrainerTests: XCTestCase {
     }
     let cache = try make()
     let plain = try cache.features(of: frames)
-    XCTAssertEqual(plain.count, frames.count * MobileNetV1.featureCount)
+    XCTAssertEqual(plain.count, frames.count * MobileNetV1Architecture.featureCount)
     XCTAssertEqual(cache.computedCount, frames.count)
     XCTAssertEqual(try cache.features(of: frames), plain)
     XCTAssertEqual(cache.computedCount, frames.count, "a second epoch must hit the cache")

@@ -1,3 +1,4 @@
+import DropnetModel
 import Foundation
 import XCTest
 

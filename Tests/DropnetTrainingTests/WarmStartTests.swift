@@ -1,3 +1,4 @@
+import DropnetArchitecture
 import DropnetEngine
 import DropnetModel
 import XCTest
@@ -27,7 +28,7 @@ final class WarmStartTests: XCTestCase {
     }
     head.parameters.fc2Biases = labels.indices.map { 0.125 * Double($0 + 1) }
     let metadata = CheckpointMetadata(
-      architecture: MobileNetV1Layout.architecture, preprocessing: ImagePreprocessor.identifier,
+      architecture: MobileNetV1Architecture.identifier, preprocessing: ImagePreprocessor.identifier,
       classLabels: labels)
     return Checkpoint(tensors: head.tensors, metadata: metadata)
   }
@@ -75,7 +76,7 @@ final class WarmStartTests: XCTestCase {
   }
 
   func testKeptRowsAreBitExactAndNewRowsAreAFreshHeads() throws {
-    let names = ClassifierHeadModel.TensorName.self
+    let names = Checkpoint.HeadTensorName.self
     for test in cases {
       let old = try checkpoint(labels: test.previous)
       let order = ClassifierHeadModel.warmStartLabelOrder(
@@ -133,7 +134,7 @@ final class WarmStartTests: XCTestCase {
   func testACheckpointWithoutAHeadOrWithWrongLabelsIsRefused() throws {
     var old = try checkpoint(labels: ["a", "b"])
     var headless = old
-    headless.tensors = ClassifierHeadModel.TensorName.baseTensors(of: old.tensors)
+    headless.tensors = Checkpoint.baseTensors(of: old.tensors)
     XCTAssertThrowsError(try ClassifierHeadModel(initialisedFrom: headless, labels: ["a", "b"])) {
       XCTAssertTrue("\($0)".contains("no trained head"), "\($0)")
     }

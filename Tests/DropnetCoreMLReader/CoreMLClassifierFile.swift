@@ -1,11 +1,14 @@
-import DropnetEngine
+import DropnetArchitecture
 import DropnetModel
 import Foundation
 import SwiftProtobuf
 
-/// An exported `.mlmodel` read back: its description, preprocessing, labels and layers, and
-/// the MobileNet v1 weights it holds in the engine's TF-slim form, so the file can be run on
-/// Linux and compared with the checkpoint it came from.
+@testable import DropnetCoreML
+
+/// An exported `.mlmodel` read back for tests: its description, preprocessing, labels and
+/// layers, and the MobileNet v1 weights it holds in the engine's TF-slim form, so the file can
+/// be run on Linux and compared with the checkpoint it came from. The file is parsed and its
+/// layers checked once, when it is read.
 public struct CoreMLClassifierFile: Sendable {
   /// The model's metadata block.
   public struct Metadata: Sendable, Equatable {
@@ -68,8 +71,9 @@ public struct CoreMLClassifierFile: Sendable {
   /// Every layer in order.
   public var layers: [LayerSummary]
 
-  private let neuralNetwork: CoreML_Specification_NeuralNetworkClassifier
   private let file: String
+  /// The engine's tensors (see `mobileNetWeights`) and the head, parsed when read.
+  private let parsed: (tensors: [String: HostTensor], head: [ClassifierHead.Layer])
 
   /// Reads and parses the `.mlmodel` at `url`.
   public init(contentsOf url: URL) throws {
@@ -111,7 +115,6 @@ public struct CoreMLClassifierFile: Sendable {
         message: "expected one image input with an image scaler and string class labels, as "
           + "dropnet writes")
     }
-    neuralNetwork = classifier
     specificationVersion = Int(model.specificationVersion)
     isUpdatable = model.isUpdatable
     inputName = description.input[0].name
@@ -145,6 +148,9 @@ public struct CoreMLClassifierFile: Sendable {
         name: layer.name, kind: kind, inputs: layer.input, outputs: layer.output,
         parameterCount: count)
     }
+    parsed = try Self.parse(
+      classifier.layers, inputName: inputName, imageSize: imageWidth, labels: classLabels,
+      probabilitiesName: predictedProbabilitiesName, file: file)
   }
 
   /// Model input for packed RGB images of the model's size, prepared the way CoreML does with
@@ -180,32 +186,33 @@ public struct CoreMLClassifierFile: Sendable {
   /// TF 'SAME' padding, ReLU6 thresholds, inner products and ReLUs, softmax) and throws
   /// `unexpectedLayer` otherwise.
   public func mobileNetWeights() throws -> [String: HostTensor] {
-    try parse().tensors
+    parsed.tensors
   }
 
   /// The layers after global average pooling, as stored (inner products in CoreML's
   /// [outputs, inputs] layout, ReLUs), without the final softmax.
   public func classifierHead() throws -> [ClassifierHead.Layer] {
-    try parse().head
+    parsed.head
   }
 
   /// Output width of the head's first inner product: the `classCount` to build the engine's
   /// `MobileNetV1` with from `mobileNetWeights()`.
   public func engineClassCount() throws -> Int {
-    for layer in try parse().head {
+    for layer in parsed.head {
       if case .innerProduct(let product) = layer { return product.outputCount }
     }
-    throw unexpected("the model has no inner product after pooling")
+    throw Self.unexpected("the model has no inner product after pooling", file: file)
   }
 
   /// Class probabilities [N, classLabels.count] (row-major) of pooled features
   /// [N, 1024]: the file's head layers (inner products, ReLUs) in Double, then softmax.
   public func probabilities(features: [Float]) throws -> [Double] {
-    let head = try parse().head
-    let featureCount = MobileNetV1Layout.featureCount
+    let head = parsed.head
+    let featureCount = MobileNetV1Architecture.featureCount
     let count = features.count / featureCount
     guard count * featureCount == features.count else {
-      throw unexpected("features must be [N, \(featureCount)], got \(features.count) values")
+      throw Self.unexpected(
+        "features must be [N, \(featureCount)], got \(features.count) values", file: file)
     }
     var values = features.map(Double.init)
     var width = featureCount
@@ -229,7 +236,7 @@ public struct CoreMLClassifierFile: Sendable {
       case .relu:
         values = values.map { max(0, $0) }
       case .batchNorm, .dropout:
-        throw unexpected("a stored head holds only inner products and ReLUs")
+        throw Self.unexpected("a stored head holds only inner products and ReLUs", file: file)
       }
     }
     // Softmax per row, shifted by the row maximum so exp cannot overflow.
@@ -246,13 +253,23 @@ public struct CoreMLClassifierFile: Sendable {
     return values
   }
 
-  /// The engine's tensors and the head layers, read and checked once per call.
-  private func parse() throws -> (tensors: [String: HostTensor], head: [ClassifierHead.Layer]) {
+  /// The engine's tensors and the head layers of `layers`, checked against dropnet's pattern.
+  private static func parse(
+    _ layers: [CoreML_Specification_NeuralNetworkLayer], inputName: String, imageSize: Int,
+    labels classLabels: [String], probabilitiesName predictedProbabilitiesName: String,
+    file: String
+  ) throws -> (tensors: [String: HostTensor], head: [ClassifierHead.Layer]) {
+    func unexpected(_ what: String) -> CoreMLExportError { Self.unexpected(what, file: file) }
+    func values(_ params: CoreML_Specification_WeightParams, count: Int, _ layer: String) throws
+      -> [Float]
+    {
+      try Self.values(params, count: count, layer, file: file)
+    }
     var tensors: [String: HostTensor] = [:]
-    var remaining = neuralNetwork.layers[...]
+    var remaining = layers[...]
     var blob = inputName
-    var size = imageWidth
-    let epsilon = MobileNetV1Layout.batchNormEpsilon
+    var size = imageSize
+    let epsilon = Float(MobileNetV1Architecture.batchNormEpsilon)
 
     func next(_ expected: String) throws -> CoreML_Specification_NeuralNetworkLayer {
       guard let layer = remaining.popFirst() else {
@@ -265,74 +282,51 @@ public struct CoreMLClassifierFile: Sendable {
       return layer
     }
 
-    for convolution in MobileNetV1CoreMLNetwork.convolutions {
-      let layer = try next(convolution.name)
-      guard case .convolution(let params) = layer.layer, layer.name == convolution.name else {
-        throw unexpected("layer \(layer.name) should be the convolution \(convolution.name)")
+    for convolution in MobileNetV1Architecture.layers {
+      let layer = try next(convolution.shortName)
+      guard case .convolution(let params) = layer.layer, layer.name == convolution.shortName
+      else {
+        throw unexpected("layer \(layer.name) should be the convolution \(convolution.shortName)")
       }
-      let kernelSize = Int(params.kernelSize.first ?? 0)
-      let outputChannels = Int(params.outputChannels)
-      let kernelChannels = Int(params.kernelChannels)
-      let groups = Int(params.nGroups)
-      let inputChannels = kernelChannels * groups
-      let (before, after) = MobileNetV1CoreMLNetwork.samePadding(
+      let kernelSize = convolution.kernelSize
+      let (before, after) = MobileNetV1Architecture.samePadding(
         inputSize: size, kernelSize: kernelSize, stride: convolution.stride)
       let expectedEdges = [[UInt64(before), UInt64(after)], [UInt64(before), UInt64(after)]]
       let edges = params.valid.paddingAmounts.borderAmounts.map {
         [$0.startEdgeSize, $0.endEdgeSize]
       }
-      let isDepthwise = convolution.kind == .depthwise
       guard params.kernelSize == [UInt64(kernelSize), UInt64(kernelSize)],
         params.stride == [UInt64(convolution.stride), UInt64(convolution.stride)],
         params.dilationFactor.allSatisfy({ $0 == 1 }), !params.isDeconvolution, params.hasBias_p,
         case .valid = params.convolutionPaddingType, edges == expectedEdges,
-        isDepthwise ? (kernelChannels == 1 && groups == outputChannels) : groups == 1
+        Int(params.outputChannels) == convolution.outputChannels,
+        Int(params.kernelChannels) == convolution.kernelChannels,
+        Int(params.nGroups) == convolution.groups
       else {
         throw unexpected(
           "convolution \(layer.name): kernel \(params.kernelSize), stride \(params.stride), "
-            + "groups \(groups), padding \(edges); expected stride \(convolution.stride), TF "
-            + "SAME padding \(expectedEdges)")
+            + "groups \(params.nGroups), padding \(edges); expected stride \(convolution.stride), "
+            + "TF SAME padding \(expectedEdges)")
       }
+      let outputChannels = convolution.outputChannels
       let weights = try values(
-        params.weights, count: outputChannels * kernelChannels * kernelSize * kernelSize, layer.name
-      )
+        params.weights, count: convolution.outputMajorDimensions.reduce(1, *), layer.name)
       let bias = try values(params.bias, count: outputChannels, layer.name)
-
-      // CoreML [out, in/groups, kh, kw] -> TF HWIO [kh, kw, in, out] (depthwise [kh, kw, C, 1]).
-      var tfWeights = [Float](repeating: 0, count: weights.count)
-      for output in 0..<outputChannels {
-        for input in 0..<kernelChannels {
-          for row in 0..<kernelSize {
-            for column in 0..<kernelSize {
-              let index =
-                ((output * kernelChannels + input) * kernelSize + row) * kernelSize + column
-              let tfIndex =
-                isDepthwise
-                ? (row * kernelSize + column) * outputChannels + output
-                : ((row * kernelSize + column) * inputChannels + input) * outputChannels + output
-              tfWeights[tfIndex] = weights[index]
-            }
-          }
-        }
-      }
-      let scope = convolution.scope
       tensors[convolution.weightsName] = HostTensor(
-        shape: isDepthwise
-          ? [kernelSize, kernelSize, outputChannels, 1]
-          : [kernelSize, kernelSize, inputChannels, outputChannels],
-        values: tfWeights)
+        shape: convolution.weightsShape,
+        values: convolution.tensorFlowWeights(outputMajor: weights))
       let channels = [outputChannels]
-      tensors["\(scope)/BatchNorm/gamma"] = HostTensor(
+      tensors[convolution.gammaName] = HostTensor(
         shape: channels, values: [Float](repeating: 1, count: outputChannels))
-      tensors["\(scope)/BatchNorm/beta"] = HostTensor(shape: channels, values: bias)
-      tensors["\(scope)/BatchNorm/moving_mean"] = HostTensor(
+      tensors[convolution.betaName] = HostTensor(shape: channels, values: bias)
+      tensors[convolution.meanName] = HostTensor(
         shape: channels, values: [Float](repeating: 0, count: outputChannels))
-      tensors["\(scope)/BatchNorm/moving_variance"] = HostTensor(
+      tensors[convolution.varianceName] = HostTensor(
         shape: channels, values: [Float](repeating: 1 - epsilon, count: outputChannels))
-      size = (size + convolution.stride - 1) / convolution.stride
+      size = convolution.outputSize(inputSize: size)
 
       for alpha: Float in [-6, 0] {
-        let relu = try next("ReLU6 of \(convolution.name)")
+        let relu = try next("ReLU6 of \(convolution.shortName)")
         guard case .unary(let unary) = relu.layer, unary.type == .threshold, unary.alpha == alpha,
           unary.scale == -1, unary.shift == 0
         else {
@@ -349,7 +343,7 @@ public struct CoreMLClassifierFile: Sendable {
     }
     // The head: inner products and ReLUs until the softmax, widths chained from the features.
     var head: [ClassifierHead.Layer] = []
-    var width = MobileNetV1Layout.featureCount
+    var width = MobileNetV1Architecture.featureCount
     while true {
       let layer = try next("the head's layers and a softmax")
       switch layer.layer {
@@ -388,10 +382,10 @@ public struct CoreMLClassifierFile: Sendable {
               first.weights[output * first.inputCount + input]
           }
         }
-        let scope = MobileNetV1Layout.layerName("Logits/Conv2d_1c_1x1")
-        tensors["\(scope)/weights"] = HostTensor(
+        tensors[MobileNetV1Architecture.logitsWeightsName] = HostTensor(
           shape: [1, 1, first.inputCount, first.outputCount], values: tfWeights)
-        tensors["\(scope)/biases"] = HostTensor(shape: [first.outputCount], values: first.bias)
+        tensors[MobileNetV1Architecture.logitsBiasesName] = HostTensor(
+          shape: [first.outputCount], values: first.bias)
         return (tensors, head)
       default:
         throw unexpected(
@@ -405,18 +399,19 @@ public struct CoreMLClassifierFile: Sendable {
   }
 
   /// A layer's float32 or float16 weights as Float, checking their count.
-  private func values(
-    _ params: CoreML_Specification_WeightParams, count: Int, _ layer: String
+  private static func values(
+    _ params: CoreML_Specification_WeightParams, count: Int, _ layer: String, file: String
   ) throws -> [Float] {
     let values =
       params.floatValue.isEmpty ? HalfPrecision.decode(params.float16Value) : params.floatValue
     guard values.count == count else {
-      throw unexpected("layer \(layer) holds \(values.count) weights, its shape needs \(count)")
+      throw unexpected(
+        "layer \(layer) holds \(values.count) weights, its shape needs \(count)", file: file)
     }
     return values
   }
 
-  private func unexpected(_ what: String) -> CoreMLExportError {
+  private static func unexpected(_ what: String, file: String) -> CoreMLExportError {
     CoreMLExportError(
       code: .unexpectedLayer, file: file,
       message: what + "; this reader only runs MobileNet v1 classifiers exported by dropnet")

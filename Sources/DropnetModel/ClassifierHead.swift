@@ -1,4 +1,4 @@
-import DropnetModel
+import DropnetArchitecture
 
 /// The layers after MobileNet's pooled 1024 features, as they were trained, before export
 /// folds them for inference.
@@ -8,6 +8,9 @@ import DropnetModel
 /// the same way, layer by layer; `folded()` removes dropout and folds each batch norm into an
 /// adjacent inner product, so CoreML sees only inner products and ReLUs.
 public struct ClassifierHead: Sendable, Equatable {
+  /// The variance epsilon of the trained head's batch norm (Keras' default).
+  public static let batchNormEpsilon = 0.001
+
   /// A fully connected layer: `outputs = weights x inputs + bias`.
   public struct InnerProduct: Sendable, Equatable {
     /// Row-major [outputCount, inputCount] (CoreML's layout; TF's Dense kernel transposed).
@@ -51,11 +54,14 @@ public struct ClassifierHead: Sendable, Equatable {
     public var mean: [Float]
     /// Moving variance per channel.
     public var variance: [Float]
-    /// Added to the variance (Keras' default is 0.001).
-    public var epsilon: Float
+    /// Added to the variance.
+    public var epsilon: Double
 
     /// Creates a batch norm from its trained statistics.
-    public init(gamma: [Float], beta: [Float], mean: [Float], variance: [Float], epsilon: Float) {
+    public init(
+      gamma: [Float], beta: [Float], mean: [Float], variance: [Float],
+      epsilon: Double = ClassifierHead.batchNormEpsilon
+    ) {
       self.gamma = gamma
       self.beta = beta
       self.mean = mean
@@ -65,14 +71,9 @@ public struct ClassifierHead: Sendable, Equatable {
 
     /// Per-channel (scale, shift) with `BN(x) = scale * x + shift`, computed in Double.
     var scaleAndShift: (scale: [Double], shift: [Double]) {
-      var scale = [Double](repeating: 0, count: gamma.count)
-      var shift = [Double](repeating: 0, count: gamma.count)
-      for channel in 0..<gamma.count {
-        scale[channel] =
-          Double(gamma[channel]) / (Double(variance[channel]) + Double(epsilon)).squareRoot()
-        shift[channel] = Double(beta[channel]) - Double(mean[channel]) * scale[channel]
-      }
-      return (scale, shift)
+      let fold = BatchNormFold(
+        gamma: gamma, beta: beta, mean: mean, variance: variance, epsilon: epsilon)
+      return (fold.scale, fold.shift)
     }
   }
 
@@ -100,19 +101,19 @@ public struct ClassifierHead: Sendable, Equatable {
   /// (`MobilenetV1/Logits/Conv2d_1c_1x1/{weights,biases}`, TF [1, 1, 1024, classes]) as one
   /// inner product.
   public static func logitsConvolution(of checkpoint: Checkpoint) throws -> ClassifierHead {
-    let scope = MobileNetV1Layout.layerName("Logits/Conv2d_1c_1x1")
-    guard let weights = checkpoint.tensors["\(scope)/weights"],
-      let biases = checkpoint.tensors["\(scope)/biases"]
+    let scope = MobileNetV1Architecture.logitsScope
+    guard let weights = checkpoint.tensors[MobileNetV1Architecture.logitsWeightsName],
+      let biases = checkpoint.tensors[MobileNetV1Architecture.logitsBiasesName]
     else {
-      throw CoreMLExportError(
+      throw ModelError(
         code: .unsupportedCheckpoint,
-        message: "the checkpoint has no \(scope)/weights and /biases; pass the head of a "
-          + "fine-tuned checkpoint as CoreMLExportOptions.head")
+        message: "the checkpoint has neither a trained head nor \(scope)/weights and /biases; "
+          + "use a checkpoint written by `dropnet weights import` or `dropnet train`")
     }
     guard weights.shape.count == 4, weights.shape[0] == 1, weights.shape[1] == 1,
       biases.shape == [weights.shape[3]]
     else {
-      throw CoreMLExportError(
+      throw ModelError(
         code: .unsupportedCheckpoint,
         message: "\(scope) has weights \(weights.shape) and biases \(biases.shape); expected "
           + "[1, 1, features, classes] and [classes]")
@@ -206,8 +207,8 @@ public struct ClassifierHead: Sendable, Equatable {
     return nil
   }
 
-  private func invalid(_ what: String) -> CoreMLExportError {
-    CoreMLExportError(
+  private func invalid(_ what: String) -> ModelError {
+    ModelError(
       code: .invalidHead,
       message: "classifier head: \(what); describe the head as trained, in order "
         + "(inner product, ReLU, batch norm, dropout, inner product)")
