@@ -8,17 +8,46 @@ import Foundation
 import Logging
 
 /// `dropnet serve`: watches the drop folder, extracts what changed, retrains after the folder
-/// settles and republishes the CoreML model, as a systemd `Type=notify` service.
+/// settles and republishes the model, as a systemd `Type=notify` service. It only composes:
+/// the `ServicePlanner` decides what to do next, the `TrainingPlanner` how a pass trains, the
+/// `PublishGate` whether it is published; the watcher and the passes are injected (`Parts`).
 ///
-/// One thread runs the loop: the `FolderWatcher`'s decisions and the signals go into a
-/// `ServicePlanner`, whose actions the loop carries out one at a time (extract, train a pass,
-/// publish through the gate, reload). Other threads: the signal reader (SIGTERM during a
-/// training pass abandons the pass, never a publish) and the watchdog.
+/// One thread runs the loop and carries out one action at a time (extract, train a pass,
+/// publish, reload). Other threads: the signal reader and the watchdog. A stop request ends a
+/// training pass at its next batch boundary (nothing of it is kept) and never cuts a publish.
 ///
 /// A change during training: the pass finishes on the dataset snapshot it started with (the
 /// loop does not extract while training), is published through the gate, and the change is
 /// extracted and retrained right after, so no pass ever sees a half-updated dataset.
 public final class Daemon {
+  /// The parts the daemon composes; tests replace them.
+  public struct Parts {
+    /// A watcher for the configured drop folder and timings.
+    public var makeWatcher: (DaemonConfiguration) throws -> DropWatching
+    /// A training pass for a mode.
+    public var makePass: (FineTuneMode) -> TrainingPass
+
+    public init(
+      makeWatcher: @escaping (DaemonConfiguration) throws -> DropWatching,
+      makePass: @escaping (FineTuneMode) -> TrainingPass
+    ) {
+      self.makeWatcher = makeWatcher
+      self.makePass = makePass
+    }
+
+    /// inotify and `ModelTrainingPass`.
+    public static var system: Parts {
+      Parts(
+        makeWatcher: { configuration in
+          try FolderWatcher(
+            dropFolder: configuration.dropFolder,
+            configuration: SettleMachine.Configuration(
+              settlePeriod: configuration.settle, debouncePeriod: configuration.debounce))
+        },
+        makePass: { ModelTrainingPass(mode: $0) })
+    }
+  }
+
   /// Where the configuration came from and what the command line set on top.
   public let configurationFile: String?
   public let overrides: [String: DaemonConfiguration.Value]
@@ -26,31 +55,38 @@ public final class Daemon {
   public private(set) var configuration: DaemonConfiguration
   /// The ImageNet base checkpoint (`dropnet weights import`).
   public let baseWeights: URL
+  /// Run until the drop folder is extracted, trained and published, then return (cron, CI,
+  /// the example) rather than watch for changes.
+  public let once: Bool
   private var logger: Logger
+  private let parts: Parts
   private let notifier = SystemdNotifier()
-  private let phase = WorkerPhase()
   private var planner: ServicePlanner
   private var status: DaemonStatus
-  private let fastPass = HeadTrainingPass()
+  private let fastPass: TrainingPass
   private var secondPass: TrainingPass
   private var base: Checkpoint?
-  private var rescanPending = false
+  /// Set in `once` mode when a pass failed or there was not enough data.
+  private var onceFailure: String?
 
   /// Loads the configuration; throws `DaemonError` naming a bad key.
   public init(
     configurationFile: String?, overrides: [String: DaemonConfiguration.Value] = [:],
-    baseWeights: URL, logger: Logger
+    baseWeights: URL, logger: Logger, once: Bool = false, parts: Parts = .system
   ) throws {
     self.configurationFile = configurationFile
     self.overrides = overrides
     self.baseWeights = baseWeights
+    self.once = once
+    self.parts = parts
     let configuration = try DaemonConfiguration.load(file: configurationFile, overrides: overrides)
     self.configuration = configuration
     self.logger = logger
     self.logger.logLevel = configuration.logLevel
     planner = ServicePlanner(twoSpeed: configuration.twoSpeed)
-    secondPass = try TrainingPasses.make(mode: configuration.fineTune)
-    status = DaemonStatus(pid: getpid(), state: "starting", line: "starting")
+    fastPass = parts.makePass(.head)
+    secondPass = parts.makePass(configuration.fineTune)
+    status = DaemonStatus(pid: getpid(), state: .starting, line: "starting")
   }
 
   private var stateFolder: URL { URL(fileURLWithPath: configuration.stateFolder) }
@@ -65,9 +101,12 @@ public final class Daemon {
       exportOptions: CoreMLExportOptions(
         author: "dropnet serve", dropnetVersion: DropnetVersion.string))
   }
+  private var trainingPlanner: TrainingPlanner { TrainingPlanner(configuration) }
 
-  /// Runs until SIGTERM or SIGINT; throws when it cannot start (folders, lock, weights).
-  public func run() throws {
+  /// Runs until `signals` says stop (SIGTERM or SIGINT), or in `once` mode until everything
+  /// is published; throws when it cannot start (folders, lock, weights), and in `once` mode
+  /// when nothing could be published.
+  public func run(signals: SignalMailbox) throws {
     try FileManager.default.createDirectory(at: stateFolder, withIntermediateDirectories: true)
     let processFile = try DaemonProcessFile(stateFolder: stateFolder)
     defer { withExtendedLifetime(processFile) {} }
@@ -80,30 +119,11 @@ public final class Daemon {
       status.classes = DaemonStatus.classes(of: manifest)
     }
     base = try readBase()
-
-    let notifier = self.notifier
-    let phase = self.phase
-    let stateFolder = self.stateFolder
-    let stopLogger = logger
-    let stoppingStatus = status
-    let mailbox = try SignalMailbox {
-      _ = try? notifier.stopping()
-      stopLogger.notice("stopping", metadata: ["event": "stopping"])
-      phase.abandonTrainingWhenStopping {
-        stopLogger.notice(
-          "stopped during training: the pass is abandoned; the published model and its checkpoint are unchanged"
-        )
-        var stopped = stoppingStatus
-        stopped.state = "stopped"
-        stopped.line = "stopped (a training pass was abandoned)"
-        _ = stopped.save(to: stateFolder)
-      }
-    }
     let watchdog = Watchdog(notifier: notifier)
     defer { watchdog.stop() }
 
     // Optional only so a reload can drop the old watcher before making the new one.
-    var watcher: FolderWatcher? = try makeWatcher()
+    var watcher: DropWatching? = try parts.makeWatcher(configuration)
     var ready = false
     logger.info(
       "serving",
@@ -112,8 +132,8 @@ public final class Daemon {
         "output": "\(configuration.outputFolder)",
       ])
     while true {
-      for signal in mailbox.take() {
-        logger.info("signal", metadata: ["signal": "\(signal.rawValue)"])
+      for signal in signals.take() {
+        logger.notice("\(Self.describe(signal))", metadata: ["signal": "\(signal.rawValue)"])
         planner.handle(.signal(signal))
       }
       let wait: Duration = planner.hasWork ? .milliseconds(1) : .milliseconds(250)
@@ -125,7 +145,6 @@ public final class Daemon {
           planner.handle(.filesChanged)
         case .rescan(let reason):
           logger.info("rescan", metadata: ["reason": "\(reason.rawValue)"])
-          rescanPending = true
           planner.handle(.rescanNeeded)
         case .retrain:
           planner.handle(.quiet)
@@ -137,16 +156,20 @@ public final class Daemon {
         // The watches are in place and the start-up rescan is queued: changes from now on are
         // seen. Extraction (slow) happens after READY=1.
         ready = true
-        updateStatus("idle", idleLine())
+        updateStatus(.idle, idleLine())
         _ = try? notifier.ready(status: status.line)
       }
-      guard let action = planner.nextAction(filesSettling: !current.settlingPaths.isEmpty) else {
+      let settling = !current.settlingPaths.isEmpty
+      guard let action = planner.nextAction(filesSettling: settling) else {
+        if once && !settling {
+          try finishOnce()
+          return
+        }
         continue
       }
       switch action {
       case .stop:
-        phase.set(.finished)
-        updateStatus("stopped", "stopped")
+        updateStatus(.stopped, "stopped")
         _ = try? notifier.stopping()
         logger.notice("stopped")
         return
@@ -154,15 +177,34 @@ public final class Daemon {
         if reload() {
           // One watcher per process: the old one goes before the new one starts.
           watcher = nil
-          watcher = try makeWatcher()
+          watcher = try parts.makeWatcher(configuration)
         }
         planner.handle(.reloaded)
-      case .extract(let rebuild):
-        extract(rebuild: rebuild, watcher: current, mailbox: mailbox)
+      case .extract(let rebuild, let rescan):
+        extract(rebuild: rebuild, rescan: rescan, watcher: current, signals: signals)
+        // Once: no debounce, the folder is taken as it is now.
+        if once && !rebuild { planner.handle(.quiet) }
       case .train(let pass, let reason):
-        train(pass, reason: reason, mailbox: mailbox)
+        train(pass, reason: reason, signals: signals)
       }
-      if !mailbox.isStopping { updateStatus("idle", idleLine()) }
+      if !signals.isStopping { updateStatus(.idle, idleLine()) }
+    }
+  }
+
+  /// What a signal does, for the journal.
+  static func describe(_ signal: ServicePlanner.Signal) -> String {
+    switch signal {
+    case .reload: "SIGHUP: re-reading the configuration, rescanning and retraining now"
+    case .rebuild: "SIGUSR1: rebuilding (re-extracting every movie, training from ImageNet)"
+    case .stop: "stop requested: stopping at the next batch boundary"
+    }
+  }
+
+  /// `once` mode's end: an error when nothing could be trained and published.
+  private func finishOnce() throws {
+    updateStatus(.stopped, "stopped (once)")
+    if let onceFailure, status.published == nil {
+      throw DaemonError(.trainingFailed, onceFailure)
     }
   }
 
@@ -188,14 +230,11 @@ public final class Daemon {
           .invalidConfiguration, key: "folders.drop",
           "\(new.dropFolder) is not a folder; create it first")
       }
-      let newSecondPass =
-        new.fineTune == configuration.fineTune
-        ? secondPass : try TrainingPasses.make(mode: new.fineTune)
       let rewatch =
         new.dropFolder != configuration.dropFolder || new.settle != configuration.settle
         || new.debounce != configuration.debounce
+      if new.fineTune != configuration.fineTune { secondPass = parts.makePass(new.fineTune) }
       configuration = new
-      secondPass = newSecondPass
       logger.logLevel = new.logLevel
       planner.twoSpeed = new.twoSpeed
       logger.notice("configuration reloaded", metadata: ["file": "\(configurationFile ?? "-")"])
@@ -206,13 +245,6 @@ public final class Daemon {
         metadata: ["event": "error", "key": "\((error as? DaemonError)?.key ?? "")"])
       return false
     }
-  }
-
-  private func makeWatcher() throws -> FolderWatcher {
-    try FolderWatcher(
-      dropFolder: configuration.dropFolder,
-      configuration: SettleMachine.Configuration(
-        settlePeriod: configuration.settle, debouncePeriod: configuration.debounce))
   }
 
   private func readBase() throws -> Checkpoint {
@@ -228,11 +260,9 @@ public final class Daemon {
 
   // MARK: Extraction
 
-  private func extract(rebuild: Bool, watcher: FolderWatcher, mailbox: SignalMailbox) {
-    phase.set(.extracting)
-    defer { phase.set(.idle) }
-    let fromRescan = rescanPending
-    rescanPending = false
+  private func extract(
+    rebuild: Bool, rescan: Bool, watcher: DropWatching, signals: SignalMailbox
+  ) {
     if rebuild {
       logger.notice("rebuild: re-extracting every movie, then training from ImageNet weights")
       // Without a manifest every movie is extracted again; the sweep removes the old frames.
@@ -251,11 +281,11 @@ public final class Daemon {
     let builder = DatasetBuilder(
       dropFolder: URL(fileURLWithPath: configuration.dropFolder), stateFolder: stateFolder,
       settings: settings, logger: quietLogger)
-    updateStatus("extracting", "extracting: scanning \(configuration.dropFolder)")
+    updateStatus(.extracting, "extracting: scanning \(configuration.dropFolder)")
     do {
       let summary = try builder.run(
         events: { event in self.extractionEvent(event) },
-        shouldStop: { mailbox.isStopping })
+        shouldStop: { signals.isStopping })
       status.classes = DaemonStatus.classes(of: summary.manifest)
       status.failedMovies = summary.manifest.failures.mapValues(\.message)
       let changed = !summary.extracted.isEmpty || !summary.removed.isEmpty || rebuild
@@ -264,12 +294,11 @@ public final class Daemon {
       let trainedDigest = status.trainedDigests[ServicePlanner.Pass.fast.rawValue]
       // Rescans (start-up, lost events) find changes the watcher did not report, and a
       // restart after a kill may find data that was never trained: both need a retrain.
-      if fromRescan && !rebuild && (changed || digest != trainedDigest) {
+      if rescan && !rebuild && (changed || digest != trainedDigest) {
         watcher.noteChange()
       }
     } catch {
-      logger.error(
-        "extraction failed: \(error)", metadata: ["event": "error"])
+      logger.error("extraction failed: \(error)", metadata: ["event": "error"])
       planner.handle(.extracted(changed: false))
     }
   }
@@ -277,7 +306,7 @@ public final class Daemon {
   private func extractionEvent(_ event: ExtractionEvent) {
     switch event {
     case .movieStarted(let path, let position, let total):
-      updateStatus("extracting", "extracting \(position)/\(total): \(path)")
+      updateStatus(.extracting, "extracting \(position)/\(total): \(path)")
     case .movieExtracted(let record, let seconds):
       logger.info(
         "extracted \(record.path): \(record.keptFrames.count) frames kept",
@@ -308,88 +337,102 @@ public final class Daemon {
   // MARK: Training
 
   private func train(
-    _ pass: ServicePlanner.Pass, reason: ServicePlanner.TrainingReason, mailbox: SignalMailbox
+    _ pass: ServicePlanner.Pass, reason: ServicePlanner.TrainingReason, signals: SignalMailbox
   ) {
+    defer { planner.handle(.trained(pass)) }
     let manifest: Manifest
     do {
       manifest = try Manifest.load(from: stateFolder)
     } catch {
       logger.error("cannot train: \(error)", metadata: ["event": "error"])
+      onceFailure = "cannot train: \(error)"
       return
     }
     let classes = DaemonStatus.classes(of: manifest)
     status.classes = classes
     let digest = DaemonStatus.digest(of: manifest)
-    if reason == .changed, status.trainedDigests[pass.rawValue] == digest {
+    let publishedCheckpoint = try? Checkpoint.read(
+      from: stateFolder.appendingPathComponent(PublishedModel.checkpointFileName))
+    let decision = trainingPlanner.decide(
+      pass: pass, reason: reason, classes: classes, digest: digest,
+      trainedDigest: status.trainedDigests[pass.rawValue],
+      publishedMode: publishedCheckpoint.flatMap {
+        FineTuneMode($0.metadata.extra[TrainingFacts.Key.fineTuneMode] ?? "")
+      })
+    let plan: TrainingPlan
+    switch decision {
+    case .unchanged:
       logger.debug("not training: the dataset is unchanged since the last \(pass.rawValue) pass")
       return
+    case .notEnoughData(let missing):
+      logger.notice(
+        "not training: \(missing); the published model stays", metadata: ["reason": "\(missing)"])
+      recordTraining(pass: pass, mode: nil, outcome: .skipped, reason: missing)
+      status.trainedDigests[pass.rawValue] = digest
+      onceFailure = "not training: \(missing)"
+      return
+    case .train(let planned):
+      plan = planned
     }
-    if let missing = Self.missingForTraining(classes, minimum: configuration.minimumFramesPerClass)
+    status.waitingClasses = Dictionary(
+      uniqueKeysWithValues: plan.waiting.map {
+        ($0.label, "\($0.frames) of \(configuration.minimumFramesPerClass) frames")
+      })
+    if let waiting = TrainingPlanner.waitingText(
+      plan.waiting, minimum: configuration.minimumFramesPerClass)
     {
       logger.notice(
-        "not training: \(missing); the published model stays",
-        metadata: ["reason": "\(missing)"])
-      recordTraining(pass: pass, mode: "-", outcome: "skipped", reason: missing)
-      status.trainedDigests[pass.rawValue] = digest
-      return
+        "training without \(plan.waiting.map(\.label).joined(separator: ", ")): \(waiting)",
+        metadata: [
+          "event": "waiting", "label": "\(plan.waiting.map(\.label).joined(separator: ","))",
+        ])
     }
     guard let base else { return }
     let trainer: TrainingPass = pass == .fast ? fastPass : secondPass
-    let publishedCheckpoint = try? Checkpoint.read(
-      from: stateFolder.appendingPathComponent(PublishedModel.checkpointFileName))
-    // A warm start continues the published head (classes added or dropped keep the other
-    // rows); only from a model the same mode trained, since another mode changed the base the
-    // head's features come from.
-    let warm =
-      reason != .rebuild
-        && publishedCheckpoint?.metadata.extra[TrainingFacts.Key.fineTuneMode] == trainer.mode
-      ? publishedCheckpoint : nil
-    let epochs =
-      pass == .fast
-      ? configuration.fastEpochs
-      : (warm != nil ? configuration.incrementalEpochs : configuration.freshEpochs)
-    let frames = classes.reduce(0) { $0 + $1.frames }
+    let trained = Set(plan.classes)
+    var snapshot = manifest
+    snapshot.movies = manifest.movies.filter { trained.contains($0.value.label.name) }
+    let frames = classes.filter { trained.contains($0.label) }.reduce(0) { $0 + $1.frames }
     let passName = pass == .fast ? "fast pass" : "second pass"
-    let warmText = warm != nil ? ", warm start" : ""
+    let warmText = plan.warmStart ? ", warm start" : ""
     logger.info(
-      "training \(passName) (\(trainer.mode), \(epochs) epochs\(warmText)) on \(classes.count) classes, \(frames) frames",
+      "training \(passName) (\(plan.mode), \(plan.epochs) epochs\(warmText)) on \(plan.classes.count) classes, \(frames) frames",
       metadata: [
-        "event": "training_started", "pass": "\(pass.rawValue)", "mode": "\(trainer.mode)",
-        "epochs": "\(epochs)", "classes": "\(classes.count)", "frames": "\(frames)",
+        "event": "training_started", "pass": "\(pass.rawValue)", "mode": "\(plan.mode)",
+        "epochs": "\(plan.epochs)", "classes": "\(plan.classes.count)", "frames": "\(frames)",
       ])
-    recordTraining(pass: pass, mode: trainer.mode, outcome: "running", reason: nil)
+    recordTraining(pass: pass, mode: plan.mode, outcome: .running, reason: nil)
     updateStatus(
-      "training",
-      "training \(passName) (\(trainer.mode), \(epochs) epochs): \(classes.count) classes, "
-        + "\(frames) frames")
+      .training,
+      "training \(passName) (\(plan.mode), \(plan.epochs) epochs): \(plan.classes.count) "
+        + "classes, \(frames) frames")
     let request = TrainingRequest(
-      manifest: manifest, stateFolder: stateFolder, base: base, warmStart: warm, epochs: epochs,
-      batchSize: configuration.batchSize,
-      threads: threads,
+      manifest: snapshot, stateFolder: stateFolder, base: base, published: publishedCheckpoint,
+      plan: plan, batchSize: configuration.batchSize, threads: threads,
       maximumFramesPerClass: configuration.maximumFramesPerClass > 0
         ? configuration.maximumFramesPerClass : nil,
-      validationFraction: configuration.validationFraction, seed: pass == .fast ? 0 : 1,
-      shouldStop: { mailbox.isStopping },
-      progress: { [weak self] line in self?.updateStatus("training", line) })
-    phase.set(.training)
+      validationFraction: configuration.validationFraction,
+      shouldStop: { signals.isStopping },
+      progress: { [weak self] line in self?.updateStatus(.training, line) })
     let outcome: TrainingOutcome
     do {
       outcome = try trainer.train(request)
-      phase.set(.idle)
     } catch is TrainingPassStopped {
-      phase.set(.idle)
-      recordTraining(pass: pass, mode: trainer.mode, outcome: "failed", reason: "stopped")
+      logger.notice(
+        "stopped during training: the pass is abandoned; the published model and its checkpoint are unchanged"
+      )
+      recordTraining(pass: pass, mode: plan.mode, outcome: .stopped, reason: "stopped")
       return
     } catch {
-      phase.set(.idle)
       logger.error(
         "training failed: \(error); the published model stays", metadata: ["event": "error"])
-      recordTraining(pass: pass, mode: trainer.mode, outcome: "failed", reason: "\(error)")
+      recordTraining(pass: pass, mode: plan.mode, outcome: .failed, reason: "\(error)")
+      onceFailure = "training failed: \(error)"
       return
     }
     for epoch in outcome.history.epochs {
       logger.info(
-        "epoch \(epoch.epoch)/\(epochs): val acc \(PublishGate.format(epoch.validationAccuracy))",
+        "epoch \(epoch.epoch)/\(plan.epochs): val acc \(PublishGate.format(epoch.validationAccuracy))",
         metadata: [
           "event": "epoch", "pass": "\(pass.rawValue)", "epoch": "\(epoch.epoch)",
           "loss": "\(epoch.loss)", "val_loss": "\(epoch.validationLoss)",
@@ -397,40 +440,24 @@ public final class Daemon {
         ])
     }
     gateAndPublish(
-      outcome, pass: pass, mode: trainer.mode, forced: reason == .rebuild, digest: digest,
-      published: publishedCheckpoint)
-    planner.handle(.trained(pass))
-  }
-
-  /// What keeps the dataset from training (fewer than 2 classes, a class with too few
-  /// frames), in words; nil when it can train.
-  public static func missingForTraining(_ classes: [DaemonStatus.ClassCount], minimum: Int)
-    -> String?
-  {
-    if classes.count < 2 {
-      let have = classes.map { "\($0.label) (\($0.frames) frames)" }.joined(separator: ", ")
-      return "at least 2 classes are needed, the drop folder has \(classes.count)"
-        + (have.isEmpty ? "" : ": \(have)") + "; add movies of another label"
-    }
-    let short = classes.filter { $0.frames < minimum }
-    if !short.isEmpty {
-      let list = short.map { "\($0.label) has \($0.frames)" }.joined(separator: ", ")
-      return "every class needs at least \(minimum) frames (training.min_frames_per_class): "
-        + "\(list); add longer or more movies"
-    }
-    return nil
+      outcome, plan: plan, trainer: trainer, digest: digest, published: publishedCheckpoint)
   }
 
   private func gateAndPublish(
-    _ outcome: TrainingOutcome, pass: ServicePlanner.Pass, mode: String, forced: Bool,
-    digest: String, published: Checkpoint?
+    _ outcome: TrainingOutcome, plan: TrainingPlan, trainer: TrainingPass, digest: String,
+    published: Checkpoint?
   ) {
+    let pass = plan.pass
     let record = status.published
     var scoredNow: Double?
-    if let published, record != nil {
-      scoredNow =
-        (try? fastPass.score(published, against: outcome, threads: threads))
-        ?? (try? secondPass.score(published, against: outcome, threads: threads)) ?? nil
+    if let published, record != nil, !plan.bypassesGate {
+      do {
+        scoredNow = try trainer.score(published, against: outcome, threads: threads)
+      } catch {
+        logger.warning(
+          "cannot score the published model on the current validation frames (\(error)); the gate compares with its stored accuracy"
+        )
+      }
     }
     let gate = PublishGate(enabled: configuration.gate, margin: configuration.gateMargin)
     let decision = gate.decide(
@@ -439,7 +466,7 @@ public final class Daemon {
       publishedScoredNow: scoredNow != nil,
       sameClasses: record.map {
         PublishGate.sameClasses(published: $0.labels, candidate: outcome.labels)
-      } ?? false, forced: forced)
+      } ?? false, forced: plan.bypassesGate)
     let accuracy = "\(outcome.validationAccuracy)"
     guard decision.publish else {
       logger.notice(
@@ -450,68 +477,65 @@ public final class Daemon {
           "model_version": "\(record?.version ?? 0)",
         ])
       recordTraining(
-        pass: pass, mode: mode, outcome: "rejected", reason: decision.reason, result: outcome)
+        pass: pass, mode: plan.mode, outcome: .rejected, reason: decision.reason,
+        result: outcome)
       status.trainedDigests[pass.rawValue] = digest
       return
     }
     do {
-      let published = try phase.commit { () throws -> PublishedModel in
-        updateStatus("publishing", "publishing \(configuration.modelName)")
-        let summary = try publisher.publish(outcome.checkpoint)
-        let model = PublishedModel(
-          version: summary.exportVersion, labels: outcome.labels,
-          validationAccuracy: outcome.validationAccuracy,
-          validationLoss: outcome.validationLoss, pass: pass.rawValue, mode: mode,
-          publishedAt: DaemonStatus.now(), datasetDigest: digest,
-          modelSHA256: summary.modelSHA256)
-        // The checkpoint first: a record always names a checkpoint at least as new.
-        do {
-          try outcome.checkpoint.write(
-            to: stateFolder.appendingPathComponent(PublishedModel.checkpointFileName))
-        } catch {
-          throw DaemonError(.folder, "cannot keep the published checkpoint: \(error)")
-        }
-        try model.save(to: stateFolder)
-        return model
+      updateStatus(.publishing, "publishing \(configuration.modelName)")
+      let summary = try publisher.publish(outcome.checkpoint)
+      let model = PublishedModel(
+        version: summary.exportVersion, labels: outcome.labels,
+        validationAccuracy: outcome.validationAccuracy, validationLoss: outcome.validationLoss,
+        pass: pass, mode: plan.mode, publishedAt: DaemonStatus.now(), datasetDigest: digest,
+        modelSHA256: summary.modelSHA256)
+      // The checkpoint first: a record always names a checkpoint at least as new.
+      do {
+        try outcome.checkpoint.write(
+          to: stateFolder.appendingPathComponent(PublishedModel.checkpointFileName))
+      } catch {
+        throw DaemonError(.folder, "cannot keep the published checkpoint: \(error)")
       }
-      status.published = published
+      try model.save(to: stateFolder)
+      status.published = model
       status.trainedDigests[pass.rawValue] = digest
       recordTraining(
-        pass: pass, mode: mode, outcome: "published", reason: decision.reason, result: outcome)
-      let shownAccuracy = PublishGate.format(published.validationAccuracy)
+        pass: pass, mode: plan.mode, outcome: .published, reason: decision.reason,
+        result: outcome)
+      let shownAccuracy = PublishGate.format(model.validationAccuracy)
       logger.notice(
-        "published \(configuration.modelName) v\(published.version) (\(published.labels.count) classes, val acc \(shownAccuracy)): \(decision.reason)",
+        "published \(configuration.modelName) v\(model.version) (\(model.labels.count) classes, val acc \(shownAccuracy)): \(decision.reason)",
         metadata: [
           "event": "published", "pass": "\(pass.rawValue)",
-          "model_version": "\(published.version)", "val_accuracy": "\(accuracy)",
-          "label": "\(published.labels.joined(separator: ","))",
+          "model_version": "\(model.version)", "val_accuracy": "\(accuracy)",
+          "label": "\(model.labels.joined(separator: ","))",
         ])
     } catch {
       logger.error(
-        "publishing failed: \(error)",
-        metadata: ["event": "error", "pass": "\(pass.rawValue)"])
+        "publishing failed: \(error)", metadata: ["event": "error", "pass": "\(pass.rawValue)"])
       recordTraining(
-        pass: pass, mode: mode, outcome: "failed", reason: "publishing failed: \(error)",
+        pass: pass, mode: plan.mode, outcome: .failed, reason: "publishing failed: \(error)",
         result: outcome)
+      onceFailure = "publishing failed: \(error)"
     }
   }
 
   // MARK: Status
 
   private func recordTraining(
-    pass: ServicePlanner.Pass, mode: String, outcome: String, reason: String?,
-    result: TrainingOutcome? = nil
+    pass: ServicePlanner.Pass, mode: FineTuneMode?, outcome: DaemonStatus.Outcome,
+    reason: String?, result: TrainingOutcome? = nil
   ) {
     let now = DaemonStatus.now()
     var training =
-      (outcome == "running" ? nil : status.lastTraining)
-      ?? DaemonStatus.Training(
-        pass: pass.rawValue, mode: mode, startedAt: now, outcome: outcome)
-    training.pass = pass.rawValue
+      (outcome == .running ? nil : status.lastTraining)
+      ?? DaemonStatus.Training(pass: pass, mode: mode, startedAt: now, outcome: outcome)
+    training.pass = pass
     training.mode = mode
     training.outcome = outcome
     training.reason = reason
-    if outcome != "running" { training.finishedAt = now }
+    if outcome != .running { training.finishedAt = now }
     if let result {
       training.epochs = result.history.epochs.count
       training.bestEpoch = result.bestEpoch
@@ -532,10 +556,13 @@ public final class Daemon {
     } else {
       line += ", no model yet"
     }
+    if !status.waitingClasses.isEmpty {
+      line += "; waiting for frames: " + status.waitingClasses.keys.sorted().joined(separator: ", ")
+    }
     return line
   }
 
-  private func updateStatus(_ state: String, _ line: String) {
+  private func updateStatus(_ state: DaemonStatus.State, _ line: String) {
     status.state = state
     status.line = line
     status.updatedAt = DaemonStatus.now()

@@ -50,7 +50,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
   public var qualityFilter = true
   // [training]
   /// The second pass's mode (the fast pass is always `head`).
-  public var fineTune = "head"
+  public var fineTune = FineTuneMode.head
   /// Epochs of the fast pass.
   public var fastEpochs = 15
   /// Epochs of the second pass when it starts from ImageNet weights.
@@ -215,8 +215,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
     case "extraction.max_side": maximumSide = try integer(224...4096)
     case "extraction.quality_filter": qualityFilter = try bool()
     case "training.fine_tune":
-      let mode = try string()
-      guard FineTuneMode(mode) != nil else {
+      guard let mode = FineTuneMode(try string()) else {
         throw fail("expected one of \(Self.availableFineTuneModes.joined(separator: ", "))")
       }
       fineTune = mode

@@ -1,5 +1,6 @@
 import DropnetDataset
 import DropnetStorage
+import DropnetTraining
 import Foundation
 
 /// The daemon's view of things, written atomically to `state/status.json` whenever it changes;
@@ -12,16 +13,36 @@ public struct DaemonStatus: Codable, Sendable, Equatable {
     public var frames: Int
   }
 
+  /// What the daemon is doing.
+  public enum State: String, Codable, Sendable {
+    case starting, idle, extracting, training, publishing, stopped
+  }
+
+  /// How a training pass ended (or that it runs).
+  public enum Outcome: String, Codable, Sendable {
+    /// Still training.
+    case running
+    /// Published: the gate let it through, or it was a rebuild.
+    case published
+    /// Trained, but the gate kept the published model.
+    case rejected
+    /// Not trained: not enough data.
+    case skipped
+    /// Training or publishing failed (`reason` says why).
+    case failed
+    /// The daemon stopped during the pass; nothing of it was kept.
+    case stopped
+  }
+
   /// The last training pass.
   public struct Training: Codable, Sendable, Equatable {
     /// `fast` or `full`.
-    public var pass: String
-    /// `head`, ...
-    public var mode: String
+    public var pass: ServicePlanner.Pass
+    /// What trained (nil when nothing did).
+    public var mode: FineTuneMode?
     public var startedAt: String
     public var finishedAt: String?
-    /// `published`, `rejected`, `skipped`, `failed`, or `running`.
-    public var outcome: String
+    public var outcome: Outcome
     /// Why (gate figures, what is missing, the error).
     public var reason: String?
     public var epochs: Int?
@@ -33,8 +54,8 @@ public struct DaemonStatus: Codable, Sendable, Equatable {
 
   /// The daemon's process id.
   public var pid: Int32
-  /// `starting`, `idle`, `extracting`, `training`, `publishing`, `stopped`.
-  public var state: String
+  /// What the daemon is doing.
+  public var state: State
   /// The line sent as `STATUS=`.
   public var line: String
   public var updatedAt: String
@@ -46,8 +67,10 @@ public struct DaemonStatus: Codable, Sendable, Equatable {
   /// The dataset digest each pass last trained on (`fast`, `full`): unchanged data is not
   /// retrained after a restart.
   public var trainedDigests: [String: String] = [:]
+  /// Classes left out of training until they have enough frames, with the reason.
+  public var waitingClasses: [String: String] = [:]
 
-  public init(pid: Int32, state: String, line: String) {
+  public init(pid: Int32, state: State, line: String) {
     self.pid = pid
     self.state = state
     self.line = line

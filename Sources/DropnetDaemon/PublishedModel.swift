@@ -1,4 +1,5 @@
 import DropnetStorage
+import DropnetTraining
 import Foundation
 
 /// What the daemon published last, kept in `state/published.json` beside the checkpoint it
@@ -13,10 +14,10 @@ public struct PublishedModel: Codable, Sendable, Equatable {
   public var validationAccuracy: Double
   /// Validation loss when it was trained.
   public var validationLoss: Double
-  /// `fast` or `full`.
-  public var pass: String
-  /// The training mode (`head`, ...).
-  public var mode: String
+  /// The pass that trained it.
+  public var pass: ServicePlanner.Pass
+  /// What trained.
+  public var mode: FineTuneMode
   /// ISO 8601 time of publishing.
   public var publishedAt: String
   /// The dataset it was trained on (`DatasetDigest`).
@@ -26,7 +27,8 @@ public struct PublishedModel: Codable, Sendable, Equatable {
 
   public init(
     version: Int, labels: [String], validationAccuracy: Double, validationLoss: Double,
-    pass: String, mode: String, publishedAt: String, datasetDigest: String, modelSHA256: String
+    pass: ServicePlanner.Pass, mode: FineTuneMode, publishedAt: String, datasetDigest: String,
+    modelSHA256: String
   ) {
     self.version = version
     self.labels = labels

@@ -18,7 +18,7 @@
 ///   handled right after it.
 public struct ServicePlanner: Sendable, Equatable {
   /// The two speeds of retraining.
-  public enum Pass: String, Sendable, Hashable {
+  public enum Pass: String, Codable, Sendable, Hashable {
     /// Head only, on cached features: publishes quickly.
     case fast
     /// The configured fine-tune, published through the gate if better.
@@ -69,8 +69,9 @@ public struct ServicePlanner: Sendable, Equatable {
     case stop
     /// Re-read the configuration file.
     case reloadConfiguration
-    /// Bring the dataset up to date; `rebuild` re-extracts every movie.
-    case extract(rebuild: Bool)
+    /// Bring the dataset up to date; `rebuild` re-extracts every movie; `rescan` when the
+    /// watcher lost track (start-up, lost events), so changes it never reported need a retrain.
+    case extract(rebuild: Bool, rescan: Bool)
     /// Train a pass.
     case train(Pass, reason: TrainingReason)
   }
@@ -83,6 +84,8 @@ public struct ServicePlanner: Sendable, Equatable {
   public private(set) var rebuildRequested = false
   /// The dataset may differ from the drop folder.
   public private(set) var extractionDue = false
+  /// The next extraction follows a rescan.
+  public private(set) var rescanPending = false
   /// The next extraction re-extracts everything.
   public private(set) var rebuildExtractionDue = false
   /// A retrain is due (quiet period over, reload, rebuild).
@@ -93,6 +96,9 @@ public struct ServicePlanner: Sendable, Equatable {
   public private(set) var requestedTrainingDue = false
   /// The second pass follows the fast one.
   public private(set) var secondPassDue = false
+  /// Why the fast pass before it trained: the second pass trains for the same reason (a
+  /// reload retrains both passes, a rebuild rebuilds both).
+  public private(set) var secondPassReason = TrainingReason.changed
 
   /// A planner with nothing to do.
   public init(twoSpeed: Bool) {
@@ -104,6 +110,7 @@ public struct ServicePlanner: Sendable, Equatable {
     switch input {
     case .filesChanged, .rescanNeeded:
       extractionDue = true
+      if input == .rescanNeeded { rescanPending = true }
       // New data makes a pending second pass pointless: the next fast pass comes first.
       secondPassDue = false
     case .quiet:
@@ -143,16 +150,19 @@ public struct ServicePlanner: Sendable, Equatable {
     }
     if rebuildExtractionDue {
       rebuildExtractionDue = false
-      return .extract(rebuild: true)
+      defer { rescanPending = false }
+      return .extract(rebuild: true, rescan: rescanPending)
     }
     if extractionDue && !filesSettling {
       extractionDue = false
-      return .extract(rebuild: false)
+      defer { rescanPending = false }
+      return .extract(rebuild: false, rescan: rescanPending)
     }
     if forcedTrainingDue {
       forcedTrainingDue = false
       requestedTrainingDue = false
       trainingDue = false
+      secondPassReason = .rebuild
       return .train(twoSpeed ? .fast : .full, reason: .rebuild)
     }
     // A due retrain waits for settling files and their extraction.
@@ -161,11 +171,12 @@ public struct ServicePlanner: Sendable, Equatable {
       secondPassDue = false
       let reason: TrainingReason = requestedTrainingDue ? .requested : .changed
       requestedTrainingDue = false
+      secondPassReason = reason
       return .train(twoSpeed ? .fast : .full, reason: reason)
     }
     if secondPassDue && !extractionDue && !filesSettling {
       secondPassDue = false
-      return .train(.full, reason: .changed)
+      return .train(.full, reason: secondPassReason)
     }
     return nil
   }

@@ -29,9 +29,14 @@ public final class SignalMailbox: Sendable {
   private let readEnd: Int32
   private let onStop: @Sendable () -> Void
 
-  /// Installs the handlers (one mailbox per process); `onStop` runs on the mailbox's thread
-  /// when SIGTERM or SIGINT arrives first.
-  public init(onStop: @escaping @Sendable () -> Void) throws {
+  /// Installs the handlers (one mailbox per process; `installingHandlers: false` makes one that
+  /// only takes `post`, for tests); `onStop` runs when SIGTERM or SIGINT arrives first.
+  public init(installingHandlers: Bool = true, onStop: @escaping @Sendable () -> Void = {}) throws {
+    self.onStop = onStop
+    guard installingHandlers else {
+      readEnd = -1
+      return
+    }
     var ends: [Int32] = [0, 0]
     guard pipe(&ends) == 0 else {
       throw DaemonError(
@@ -41,7 +46,6 @@ public final class SignalMailbox: Sendable {
     _ = fcntl(ends[1], F_SETFD, FD_CLOEXEC)
     _ = fcntl(ends[1], F_SETFL, O_NONBLOCK)
     readEnd = ends[0]
-    self.onStop = onStop
     signalPipeWriteEnd = ends[1]
     for signal in [SIGHUP, SIGUSR1, SIGTERM, SIGINT] {
       var action = sigaction()

@@ -1,11 +1,12 @@
+import DropnetDataset
 import DropnetModel
 import DropnetTraining
 import Foundation
 
-/// What a `TrainingPass` produced: the best epoch's checkpoint and its validation figures.
+/// What a `TrainingPass` produced: the kept epoch's checkpoint and its validation figures.
 public struct TrainingOutcome: Sendable {
-  /// Base and head tensors, `metadata.classLabels` in output order, `metadata.extra` with at
-  /// least `fine_tune`, `best_epoch`, `val_accuracy`, `val_loss`.
+  /// Base and head tensors, `metadata.classLabels` in output order, the run's
+  /// `TrainingFacts` in `metadata.extra`.
   public var checkpoint: Checkpoint
   /// Every epoch's numbers.
   public var history: TrainingHistory
@@ -19,15 +20,15 @@ public struct TrainingOutcome: Sendable {
   public var validation: [TrainingSample]
   /// Training frames used.
   public var trainingFrameCount: Int
+  /// The state folder the validation frames live in (for scoring another model on them).
+  public var stateFolder: URL
   /// Wall time of the pass.
   public var seconds: Double
-  /// The state folder the validation frames live in (for scoring another model on them).
-  public var stateFolder: URL?
 
   public init(
     checkpoint: Checkpoint, history: TrainingHistory, bestEpoch: Int, validationAccuracy: Double,
-    validationLoss: Double, validation: [TrainingSample], trainingFrameCount: Int, seconds: Double,
-    stateFolder: URL? = nil
+    validationLoss: Double, validation: [TrainingSample], trainingFrameCount: Int,
+    stateFolder: URL, seconds: Double
   ) {
     self.stateFolder = stateFolder
     self.checkpoint = checkpoint
@@ -40,17 +41,16 @@ public struct TrainingOutcome: Sendable {
     self.seconds = seconds
   }
 
-  /// The outcome of a run that `result` describes (a head-only run, or a fine-tuning run's
-  /// `head`): its history, kept epoch and that epoch's validation figures, and splits.
-  init(
-    checkpoint: Checkpoint, result: HeadTrainer.Result, seconds: Double, stateFolder: URL?
+  /// The outcome of the run `result` describes, whose checkpoint is `checkpoint`.
+  public init(
+    checkpoint: Checkpoint, result: TrainingResult, stateFolder: URL, seconds: Double
   ) {
-    let best = result.history.epoch(result.bestEpoch)
     self.init(
       checkpoint: checkpoint, history: result.history, bestEpoch: result.bestEpoch,
-      validationAccuracy: best?.validationAccuracy ?? 0, validationLoss: best?.validationLoss ?? 0,
-      validation: result.split.validation, trainingFrameCount: result.split.training.count,
-      seconds: seconds, stateFolder: stateFolder)
+      validationAccuracy: result.best?.validationAccuracy ?? 0,
+      validationLoss: result.best?.validationLoss ?? 0, validation: result.split.validation,
+      trainingFrameCount: result.split.training.count, stateFolder: stateFolder,
+      seconds: seconds)
   }
 
   /// The class labels in output order.

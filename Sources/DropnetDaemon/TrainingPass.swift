@@ -1,26 +1,21 @@
 import DropnetModel
+import DropnetTraining
 
-/// The daemon's training seam: one way of turning the current dataset into a checkpoint with
-/// validation metrics. The daemon runs a fast pass (`HeadTrainingPass`) and then the
-/// configured second pass through this same protocol.
-///
-/// To add a mode (e.g. FineTuner's `bn`): write a class conforming to `TrainingPass` whose
-/// `train` fine-tunes from `request.warmStart ?? request.base` for `request.epochs` (the
-/// daemon gives a warm start only from a model the same mode published), checks
-/// `request.shouldStop()` at every batch boundary (throwing `TrainingPassStopped` when it
-/// is true) and returns the best epoch's checkpoint (base + head tensors, labels in output
-/// order) with its validation metrics; then return it from `TrainingPasses.make` for the mode
-/// and add the mode to `DaemonConfiguration.availableFineTuneModes`.
+/// The daemon's training seam: turns the current dataset into a checkpoint with validation
+/// figures. The daemon runs a fast pass and the configured second pass through it;
+/// `ModelTrainingPass` is the one real implementation, tests inject their own.
 public protocol TrainingPass: AnyObject {
-  /// The mode's name, as in `training.fine_tune` (`head`, `bn`, ...), for logs and metadata.
-  var mode: String { get }
-  /// Trains on `request.manifest` (a complete snapshot) and returns the best epoch.
+  /// What this pass trains.
+  var mode: FineTuneMode { get }
+
+  /// Trains on `request.manifest` (a complete snapshot) as `request.plan` says and returns the
+  /// kept epoch. Checks `request.shouldStop` at every batch boundary and throws
+  /// `TrainingPassStopped` when it says stop.
   func train(_ request: TrainingRequest) throws -> TrainingOutcome
 
-  /// The accuracy of `checkpoint` (the published model's) on `outcome`'s validation frames,
-  /// or nil when this pass cannot score it that way (other classes, another base); the
-  /// publish gate then uses the accuracy stored when it was published. `threads`: compute
-  /// threads, where the pass runs a network.
+  /// The accuracy of `checkpoint` (the published model) on `outcome`'s validation frames, in
+  /// whatever order the checkpoint keeps its classes; nil when it cannot be scored there (other
+  /// classes). `threads`: compute threads.
   func score(_ checkpoint: Checkpoint, against outcome: TrainingOutcome, threads: Int) throws
     -> Double?
 

@@ -3,7 +3,7 @@ import DropnetModel
 import DropnetTraining
 import Foundation
 
-/// What a `TrainingPass` trains on and how long.
+/// What a `TrainingPass` trains on, and how (`plan`).
 public struct TrainingRequest {
   /// The dataset snapshot: extraction has finished and nothing changes it during the pass.
   public var manifest: Manifest
@@ -11,11 +11,10 @@ public struct TrainingRequest {
   public var stateFolder: URL
   /// The ImageNet base checkpoint (TF-slim names, 1001-class logits).
   public var base: Checkpoint
-  /// The published checkpoint to warm-start from, when the pass supports it and its classes
-  /// still fit; nil trains from `base`.
-  public var warmStart: Checkpoint?
-  /// Epochs to train.
-  public var epochs: Int
+  /// The published checkpoint, continued when `plan.warmStart`.
+  public var published: Checkpoint?
+  /// Warm start or fresh, epochs, seed.
+  public var plan: TrainingPlan
   /// Examples per SGD step.
   public var batchSize: Int
   /// Compute threads.
@@ -24,40 +23,42 @@ public struct TrainingRequest {
   public var maximumFramesPerClass: Int?
   /// Share of each class held out for validation.
   public var validationFraction: Double
-  /// Seed of initialisation and batch order.
-  public var seed: UInt64
-  /// True when the daemon is stopping; passes that can, stop at the next batch boundary.
+  /// True when the daemon is stopping: the pass stops at the next batch boundary.
   public var shouldStop: () -> Bool
-  /// Progress for `STATUS=` (e.g. "epoch 3/10, val acc 0.91").
+  /// Progress for `STATUS=` (e.g. "bn epoch 3/10").
   public var progress: (String) -> Void
 
-  /// The trainers' shared settings for this request; the rest at the trainers' defaults.
-  var training: TrainingSettings {
-    var training = TrainingSettings(batchSize: batchSize)
-    training.epochs = epochs
-    training.maximumFramesPerClass = maximumFramesPerClass
-    training.split.validationFraction = validationFraction
-    training.seed = seed
-    return training
-  }
-
   public init(
-    manifest: Manifest, stateFolder: URL, base: Checkpoint, warmStart: Checkpoint? = nil,
-    epochs: Int, batchSize: Int, threads: Int, maximumFramesPerClass: Int? = nil,
-    validationFraction: Double = 0.25, seed: UInt64 = 0,
-    shouldStop: @escaping () -> Bool = { false }, progress: @escaping (String) -> Void = { _ in }
+    manifest: Manifest, stateFolder: URL, base: Checkpoint, published: Checkpoint? = nil,
+    plan: TrainingPlan, batchSize: Int, threads: Int, maximumFramesPerClass: Int? = nil,
+    validationFraction: Double = 0.25, shouldStop: @escaping () -> Bool = { false },
+    progress: @escaping (String) -> Void = { _ in }
   ) {
     self.manifest = manifest
     self.stateFolder = stateFolder
     self.base = base
-    self.warmStart = warmStart
-    self.epochs = epochs
+    self.published = published
+    self.plan = plan
     self.batchSize = batchSize
     self.threads = threads
     self.maximumFramesPerClass = maximumFramesPerClass
     self.validationFraction = validationFraction
-    self.seed = seed
     self.shouldStop = shouldStop
     self.progress = progress
+  }
+
+  /// The checkpoint a warm start continues (the published one), else nil.
+  public var warmStart: Checkpoint? { plan.warmStart ? published : nil }
+
+  /// The trainer's settings for this request.
+  public var settings: TrainingSettings {
+    var settings = TrainingSettings(mode: plan.mode)
+    settings.epochs = plan.epochs
+    settings.seed = plan.seed
+    settings.batchSize = batchSize
+    settings.threads = threads
+    settings.maximumFramesPerClass = maximumFramesPerClass
+    settings.split.validationFraction = validationFraction
+    return settings
   }
 }

@@ -31,7 +31,7 @@ public final class Softmax: ScratchpadUser {
     try forwardPrimitive.execute([(DNNL_ARG_SRC, source), (DNNL_ARG_DST, destination)], on: engine)
   }
 
-  // Backward (training issue): fused with cross-entropy in the loss, diff logits =
+  // Backward: fused with cross-entropy in the loss, diff logits =
   // probabilities - one_hot(label); a softmax backward primitive if it is ever needed alone.
 
   var primitives: [Primitive] { [forwardPrimitive] }

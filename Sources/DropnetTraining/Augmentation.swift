@@ -1,7 +1,7 @@
 import DropnetMedia
 import Foundation
 
-/// On-the-fly image augmentation (seed point 4): one random affine warp (rotation, zoom,
+/// On-the-fly image augmentation: one random affine warp (rotation, zoom,
 /// shift, optional flip) and one random brightness gain and channel shift per image.
 ///
 /// Order: the image is resized to `outputSide` x `outputSide` (the plain resize, as Keras'

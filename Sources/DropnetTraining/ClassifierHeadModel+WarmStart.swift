@@ -1,6 +1,6 @@
 import DropnetModel
 
-/// Warm start (issue 4): a head that continues from a checkpoint's trained head when the
+/// Warm start: a head that continues from a checkpoint's trained head when the
 /// classes change between runs.
 ///
 /// The class order is the checkpoint's (its metadata's `classLabels`), never the folder order

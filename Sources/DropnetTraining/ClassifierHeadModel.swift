@@ -395,7 +395,8 @@ public struct ClassifierHeadModel: Sendable, Equatable {
       guard let tensor = tensors[name], tensor.shape.count == rank else {
         throw TrainingError(
           .invalidSetting,
-          "head tensor \(name) is missing or not rank \(rank); write it with HeadTrainer")
+          "head tensor \(name) is missing or not rank \(rank); use a checkpoint written by `dropnet train`"
+        )
       }
       return tensor
     }

@@ -8,7 +8,7 @@ import DropnetStorage
 import Foundation
 
 /// MobileNet v1's 1024-d pooled features of frames, computed once and reused every epoch
-/// (issue 4's "head mode with cached base features": the frozen base dominates the cost).
+/// (the frozen base dominates the cost of training the head).
 ///
 /// An entry is keyed by the frame's content identity (SHA-256 of the JPEG) and the copy number:
 /// copy 0 is the frame as `dropnet predict` sees it (central 87.5% crop, area resize to 224);
@@ -63,20 +63,29 @@ public final class FeatureCache {
     // A trained checkpoint (e.g. a warm start's) also holds its head: the base is the rest.
     let base = Checkpoint.baseTensors(of: baseWeights)
     network = try MobileNetV1(weights: base, batchSize: batchSize, threads: threads)
+    baseIdentity = Self.identity(of: base)
+    self.stateFolder = stateFolder
+    self.augmentation = augmentation
+  }
+
+  /// SHA-256 over the base tensors' names, shapes and values (`baseIdentity` of a cache over
+  /// them).
+  public static func identity(of base: [String: HostTensor]) -> String {
     var hasher = SHA256()
     for name in base.keys.sorted() {
       let tensor = base[name]!
       hasher.update(data: Data("\(name)\t\(tensor.shape)\n".utf8))
       tensor.values.withUnsafeBytes { hasher.update(bufferPointer: $0) }
     }
-    baseIdentity = hasher.finalize().map { String(format: "%02x", $0) }.joined()
-    self.stateFolder = stateFolder
-    self.augmentation = augmentation
+    return hasher.finalize().map { String(format: "%02x", $0) }.joined()
   }
 
   /// Features [samples.count * 1024] (row-major, in `samples` order) of copy `copy` of each
-  /// frame, computing only the missing ones.
-  public func features(of samples: [TrainingSample], copy: Int = 0) throws -> [Float] {
+  /// frame, computing only the missing ones; `shouldStop` is asked before each batch of the
+  /// base network, and a true answer ends with a `.cancelled` error (what was computed stays).
+  public func features(
+    of samples: [TrainingSample], copy: Int = 0, shouldStop: () -> Bool = { false }
+  ) throws -> [Float] {
     guard copy == 0 || augmentation != nil else {
       throw TrainingError(
         .invalidSetting, "copy \(copy) asked for, but the cache has no augmentation")
@@ -90,7 +99,12 @@ public final class FeatureCache {
       missing.append((key, sample))
     }
     let start = DispatchTime.now().uptimeNanoseconds
+    defer { computeSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
     for batchStart in stride(from: 0, to: missing.count, by: network.batchSize) {
+      if shouldStop() {
+        throw TrainingError(
+          .cancelled, "stopped computing features after \(batchStart) of \(missing.count) frames")
+      }
       let batch = missing[batchStart..<min(batchStart + network.batchSize, missing.count)]
       let images = try batch.map { try image(of: $0.1, key: $0.0) }
       let side = ImagePreprocessor.inputSize
@@ -102,7 +116,6 @@ public final class FeatureCache {
       }
       computedCount += batch.count
     }
-    computeSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
     return keys.flatMap { features[$0]! }
   }
 

@@ -3,10 +3,10 @@ import DropnetEngine
 /// What trains (`dropnet train --fine-tune`): the head always; of the MobileNet base, nothing,
 /// every batch norm's gamma and beta, or also the convolution weights of the last K
 /// depthwise/pointwise blocks, or everything.
-public enum FineTuneMode: Sendable, Hashable, CustomStringConvertible {
-  /// Base frozen (batch norms in inference mode): `HeadTrainer` on cached features.
+public enum FineTuneMode: Sendable, Hashable, CustomStringConvertible, Codable {
+  /// Base frozen (batch norms in inference mode): the head trains on cached features.
   case head
-  /// Every batch norm's gamma and beta, in batch-statistics mode (seed point 3).
+  /// Every batch norm's gamma and beta, in batch-statistics mode.
   case batchNorm
   /// Batch norms plus the convolution weights of the last K blocks (1...13).
   case topBlocks(Int)
@@ -51,5 +51,22 @@ public enum FineTuneMode: Sendable, Hashable, CustomStringConvertible {
     case .topBlocks(let count): 2 * count
     case .all: MobileNetV1Trainable.convolutionCount
     }
+  }
+
+  /// Encoded as its spelling (`description`).
+  public init(from decoder: Decoder) throws {
+    let text = try decoder.singleValueContainer().decode(String.self)
+    guard let mode = FineTuneMode(text) else {
+      throw DecodingError.dataCorrupted(
+        DecodingError.Context(
+          codingPath: decoder.codingPath,
+          debugDescription: "\(text) is not head, bn, top:K (K 1-13) or all"))
+    }
+    self = mode
+  }
+
+  public func encode(to encoder: Encoder) throws {
+    var container = encoder.singleValueContainer()
+    try container.encode(description)
   }
 }

@@ -90,11 +90,11 @@ public struct TrainingFacts: Sendable, Equatable {
     self.warmStartedFrom = warmStartedFrom
   }
 
-  /// The facts of a `HeadTrainer` run: classes, frames per class and the kept epoch's
+  /// The facts of a `Trainer` run: classes, frames per class, the mode and the kept epoch's
   /// validation figures come from `result`.
   public init(
-    result: HeadTrainer.Result, fineTuneMode: String, split: DatasetSplit.Strategy,
-    dropnetVersion: String, trainingDate: Date = Date()
+    result: TrainingResult, split: DatasetSplit.Strategy, dropnetVersion: String,
+    trainingDate: Date = Date()
   ) {
     let best = result.history.epoch(result.bestEpoch)
     self.init(
@@ -103,7 +103,7 @@ public struct TrainingFacts: Sendable, Equatable {
       validationFrames: Self.counts(result.split.validation, labels: result.labels),
       validationAccuracy: best?.validationAccuracy ?? .nan,
       validationLoss: best?.validationLoss ?? .nan, bestEpoch: result.bestEpoch,
-      fineTuneMode: fineTuneMode, split: split.rawValue, dropnetVersion: dropnetVersion,
+      fineTuneMode: result.mode.description, split: split.rawValue, dropnetVersion: dropnetVersion,
       datasetHash: result.datasetHash)
   }
 

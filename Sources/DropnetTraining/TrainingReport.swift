@@ -58,26 +58,14 @@ public struct TrainingReport: Codable, Sendable, Equatable {
     /// The checkpoint the run continued from (path), if it warm-started.
     public var warmStartFrom: String?
 
-    /// The report's view of `HeadTrainer.Settings`.
-    public init(_ settings: HeadTrainer.Settings, fineTune: String, warmStartFrom: String? = nil) {
-      self.init(
-        settings.training, augmentedCopies: settings.augmentedCopies, fineTune: fineTune,
-        warmStartFrom: warmStartFrom)
-    }
-
-    /// The report's view of `FineTuner.Settings`: no cached copies (its augmentation is drawn
-    /// anew for every image of every epoch).
-    public init(_ settings: FineTuner.Settings, fineTune: String, warmStartFrom: String? = nil) {
-      self.init(
-        settings.training, augmentedCopies: 0, fineTune: fineTune, warmStartFrom: warmStartFrom)
-    }
-
-    private init(
-      _ settings: TrainingSettings, augmentedCopies: Int, fineTune: String, warmStartFrom: String?
-    ) {
+    /// The report's view of `settings`; cached copies only count in the head mode (the
+    /// base modes draw their augmentation anew for every image of every epoch).
+    public init(_ settings: TrainingSettings, warmStartFrom: String? = nil) {
+      let fineTune = settings.mode.description
+      let augmentedCopies = settings.mode == .head ? settings.augmentedCopies : 0
       self.fineTune = fineTune
       epochs = settings.epochs
-      batchSize = settings.batchSize
+      batchSize = settings.resolvedBatchSize
       learningRate = settings.learningRate
       momentum = settings.momentum
       weightDecay = settings.weightDecay
@@ -128,9 +116,9 @@ public struct TrainingReport: Codable, Sendable, Equatable {
   /// The run's timings.
   public var timings: Timings
 
-  /// The report of a `HeadTrainer` run; `totalSeconds` is the caller's wall clock.
+  /// The report of a `Trainer` run; `totalSeconds` is the caller's wall clock.
   public init(
-    result: HeadTrainer.Result, settings: Settings, totalSeconds: Double? = nil
+    result: TrainingResult, settings: Settings, totalSeconds: Double? = nil
   ) {
     let metrics = ClassificationMetrics(
       trueClasses: result.validationClasses, predictedClasses: result.validationPredictions,

@@ -103,7 +103,7 @@ struct BenchTrainCommand: ParsableCommand {
     var measurements: [Measurement] = []
     let classCount = 4
     let classWeights = [Double](repeating: 1, count: classCount)
-    var settings = FineTuner.Settings()
+    var settings = TrainingSettings(mode: .batchNorm)
     for text in modes {
       let mode = FineTuneMode(text)!
       for batchSize in batch {
@@ -136,7 +136,7 @@ struct BenchTrainCommand: ParsableCommand {
             shape: [batchSize, side, side, 3],
             values: (0..<(batchSize * side * side * 3)).map { _ in Float(random.uniform(-1...1)) })
           let seconds = try time(steps: steps) {
-            _ = try FineTuner.step(
+            _ = try Trainer.step(
               network: network, head: &head, images: images, classIndices: classes,
               classWeights: classWeights, settings: settings, dropoutSeed: random.next())
           }

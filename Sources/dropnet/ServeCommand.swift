@@ -26,8 +26,8 @@ struct ServeCommand: ParsableCommand {
       Signals: SIGHUP (systemctl reload dropnet) re-reads the configuration (a bad file is \
       refused and the old configuration stays), rescans and retrains now. SIGUSR1 \
       (`dropnet rebuild`) re-extracts every movie and trains from ImageNet, bypassing the \
-      gate. SIGTERM/SIGINT stop: between pieces of work, or by abandoning a training pass \
-      (nothing of it is written before it ends); a publish is never cut. Repeated signals \
+      gate. SIGTERM/SIGINT stop: between pieces of work, or at the next batch boundary of a \
+      training pass (nothing of it is kept); a publish is never cut. Repeated signals \
       coalesce. A change during training: the pass finishes on the dataset it started with, \
       then the change is extracted and retrained.
 
@@ -88,6 +88,12 @@ struct ServeCommand: ParsableCommand {
   var logLevel: String?
   @Option(name: .long, help: "Base weights (default: the imported ImageNet weights).")
   var weights: String?
+  @Flag(
+    name: .long,
+    help:
+      "Process the drop folder once (extract, train, publish, without waiting for the folder to settle) and exit: for cron, CI and trying dropnet out. Exit status 0 when a model is published (or was already up to date), 1 when nothing could be."
+  )
+  var once = false
 
   /// The flags given, as configuration keys.
   var overrides: [String: DaemonConfiguration.Value] {
@@ -124,8 +130,14 @@ struct ServeCommand: ParsableCommand {
       let daemon = try Daemon(
         configurationFile: config, overrides: overrides,
         baseWeights: weights.map { URL(fileURLWithPath: $0) } ?? WeightsLocation.imagenet,
-        logger: logger)
-      try daemon.run()
+        logger: logger, once: once)
+      let notifier = SystemdNotifier()
+      let signals = try SignalMailbox {
+        // At once, from the signal thread: systemd sees the stop begin while a pass ends.
+        _ = try? notifier.stopping()
+        logger.notice("stopping", metadata: ["event": "stopping"])
+      }
+      try daemon.run(signals: signals)
     } catch let error as DaemonError {
       logger.critical("cannot serve: \(error)", metadata: ["event": "error"])
       FileHandle.standardError.write(Data("error: \(error)\n".utf8))

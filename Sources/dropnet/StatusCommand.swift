@@ -41,14 +41,21 @@ struct StatusCommand: ParsableCommand {
     if !status.classes.isEmpty {
       print(
         Terminal.table(
-          header: ["class", "movies", "frames"],
-          rows: status.classes.map { [$0.label, "\($0.movies)", "\($0.frames)"] }))
+          header: ["class", "movies", "frames", "training"],
+          rows: status.classes.map {
+            [
+              $0.label, "\($0.movies)", "\($0.frames)",
+              status.waitingClasses[$0.label].map { "waits: \($0)" } ?? "yes",
+            ]
+          }))
     }
     for (movie, reason) in status.failedMovies.sorted(by: { $0.key < $1.key }) {
       print("failed: \(movie): \(reason)")
     }
     if let training = status.lastTraining {
-      var line = "last training: \(training.pass) pass (\(training.mode)) \(training.outcome)"
+      var line =
+        "last training: \(training.pass) pass (\(training.mode?.description ?? "-")) "
+        + "\(training.outcome)"
       if let accuracy = training.validationAccuracy {
         line += ", val acc \(String(format: "%.3f", accuracy))"
       }

@@ -75,7 +75,7 @@ struct TrainCommand: ParsableCommand {
   @Option(name: .long, help: "Base weights (default: the imported ImageNet weights).")
   var weights: String?
 
-  // Warm start (issue 4): continue from an earlier run's best checkpoint.
+  // Warm start: continue from an earlier run's best checkpoint.
   @Option(
     name: .customLong("from"),
     help:
@@ -108,42 +108,33 @@ struct TrainCommand: ParsableCommand {
       let warmStart = try warmStartPath.map { try Checkpoint.read(from: URL(fileURLWithPath: $0)) }
       let baseURL = weights.map { URL(fileURLWithPath: $0) } ?? WeightsLocation.imagenet
       // A warm start continues the checkpoint's own base: its head learnt that base's features.
-      var base = try warmStart ?? Checkpoint.read(from: baseURL)
+      let start = try warmStart ?? Checkpoint.read(from: baseURL)
+      let settings = self.settings
+      try settings.validate()
       let started = Date()
-      let result: HeadTrainer.Result
-      let report: TrainingReport.Settings
-      if let mode = FineTuneMode(fineTune), mode != .head {
-        var settings = FineTuner.Settings()
-        settings.mode = mode
-        applyOptions(to: &settings.training)
-        settings.threads = threads ?? settings.threads
-        settings.augmentation = augment ? Augmentation() : nil
-        try settings.validate()
-        let tuned = try fineTuneBase(
-          settings, manifest: manifest, stateURL: stateURL, base: base, warmStart: warmStart,
-          terminal: terminal)
-        result = tuned.head
-        base = FineTuner.trainedBase(base, tuned)
-        report = TrainingReport.Settings(settings, fineTune: fineTune, warmStartFrom: warmStartPath)
-      } else {
-        var settings = HeadTrainer.Settings()
-        applyOptions(to: &settings.training)
-        try settings.validate()
+      if settings.mode == .head {
         terminal.progress("computing ImageNet features of the frames...")
-        let cache = try FeatureCache(
-          baseWeights: base.tensors, stateFolder: stateURL,
-          threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
-        result = try HeadTrainer(settings: settings).train(
-          manifest: manifest, cache: cache, warmStart: warmStart)
-        report = TrainingReport.Settings(settings, fineTune: fineTune, warmStartFrom: warmStartPath)
+      }
+      let result = try Trainer(settings: settings).train(
+        manifest: manifest, stateFolder: stateURL, start: start, warmStart: warmStart
+      ) { progress in
+        terminal.progress(
+          "epoch \(progress.epoch)/\(progress.epochs) step \(progress.step)/\(progress.steps) "
+            + "loss \(String(format: "%.4f", progress.loss))")
       }
       terminal.clearProgress()
+      if settings.mode != .head {
+        terminal.note(
+          "fine-tune \(settings.mode): "
+            + "\(String(format: "%.1f", result.trainingImagesPerSecond)) training images/s, "
+            + "\(String(format: "%.1f", result.loaderWaitSeconds)) s waiting for frames")
+      }
       let seconds = Date().timeIntervalSince(started)
       try FileManager.default.createDirectory(at: runURL, withIntermediateDirectories: true)
       try result.history.writeCSV(to: runURL.appendingPathComponent("history.csv"))
       try result.history.writeCurves(
         to: runURL.appendingPathComponent("curves.png"), bestEpoch: result.bestEpoch)
-      try writeCheckpointAndReport(result, report: report, base: base, seconds: seconds)
+      try writeCheckpointAndReport(result, settings: settings, start: start, seconds: seconds)
       print(
         Terminal.table(
           header: ["epoch", "loss", "accuracy", "val_loss", "val_accuracy"],
@@ -171,16 +162,20 @@ struct TrainCommand: ParsableCommand {
     }
   }
 
-  /// The options shared by both trainers; `--batch-size` falls back to the trainer's default.
-  private func applyOptions(to training: inout TrainingSettings) {
-    training.epochs = epochs
-    training.learningRate = learningRate
-    training.weightDecay = weightDecay
-    training.split.validationFraction = validation
-    training.split.strategy = splitStrategy
-    training.maximumFramesPerClass = maxFramesPerClass
-    training.seed = seed
-    training.batchSize = batchSize ?? training.batchSize
+  /// The options as training settings; `--batch-size` falls back to the mode's default.
+  private var settings: TrainingSettings {
+    var settings = TrainingSettings(mode: FineTuneMode(fineTune) ?? .head)
+    settings.epochs = epochs
+    settings.learningRate = learningRate
+    settings.weightDecay = weightDecay
+    settings.split.validationFraction = validation
+    settings.split.strategy = splitStrategy
+    settings.maximumFramesPerClass = maxFramesPerClass
+    settings.seed = seed
+    settings.batchSize = batchSize
+    settings.threads = threads ?? settings.threads
+    settings.augmentation = augment ? Augmentation() : nil
+    return settings
   }
 
   private var splitStrategy: DatasetSplit.Strategy {
@@ -189,43 +184,20 @@ struct TrainCommand: ParsableCommand {
 
   /// best.safetensors with the run's `TrainingFacts` in its metadata, and report.json.
   private func writeCheckpointAndReport(
-    _ result: HeadTrainer.Result, report settings: TrainingReport.Settings, base: Checkpoint,
-    seconds: Double
+    _ result: TrainingResult, settings: TrainingSettings, start: Checkpoint, seconds: Double
   ) throws {
     let runURL = URL(fileURLWithPath: runFolder)
     var facts = TrainingFacts(
-      result: result, fineTuneMode: fineTune, split: splitStrategy,
-      dropnetVersion: DropnetVersion.string)
+      result: result, split: splitStrategy, dropnetVersion: DropnetVersion.string)
     facts.warmStartedFrom = try warmStartPath.map {
       try FileFingerprint.contentHash(path: $0)
     }
-    let checkpoint = HeadTrainer.checkpoint(
-      base: base, head: result.bestHead, labels: result.labels, extra: facts.entries)
+    let checkpoint = result.checkpoint(from: start, facts: facts.entries)
     try checkpoint.write(to: runURL.appendingPathComponent("best.safetensors"))
-    let report = TrainingReport(result: result, settings: settings, totalSeconds: seconds)
+    let report = TrainingReport(
+      result: result,
+      settings: TrainingReport.Settings(settings, warmStartFrom: warmStartPath),
+      totalSeconds: seconds)
     try report.write(to: runURL.appendingPathComponent("report.json"))
-  }
-}
-
-// MARK: - Fine-tuning the base (`--fine-tune bn|top:K|all`)
-
-extension TrainCommand {
-  /// Runs `FineTuner` with `settings`, showing progress per step.
-  fileprivate func fineTuneBase(
-    _ settings: FineTuner.Settings, manifest: Manifest, stateURL: URL, base: Checkpoint,
-    warmStart: Checkpoint?, terminal: Terminal
-  ) throws -> FineTuner.Result {
-    let result = try FineTuner(settings: settings).train(
-      manifest: manifest, stateFolder: stateURL, baseWeights: base.tensors, warmStart: warmStart
-    ) { progress in
-      terminal.progress(
-        "epoch \(progress.epoch)/\(progress.epochs) step \(progress.step)/\(progress.steps) "
-          + "loss \(String(format: "%.4f", progress.loss))")
-    }
-    terminal.clearProgress()
-    terminal.note(
-      "fine-tune \(settings.mode): \(String(format: "%.1f", result.trainingImagesPerSecond)) training "
-        + "images/s, \(String(format: "%.1f", result.loaderWaitSeconds)) s waiting for frames")
-    return result
   }
 }

@@ -52,18 +52,17 @@ final class TrainedHeadExportTests: XCTestCase {
       logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
     ).run()
     let cache = try FeatureCache(baseWeights: base.tensors, stateFolder: state, threads: 2)
-    var settings = HeadTrainer.Settings()
+    var settings = TrainingSettings()
     settings.epochs = 5
     settings.maximumFramesPerClass = 8
     settings.batchSize = 8
     settings.learningRate = 0.01
-    let result = try HeadTrainer(settings: settings).train(
-      manifest: summary.manifest, cache: cache)
+    let result = try Trainer(settings: settings).train(
+      manifest: summary.manifest, stateFolder: state, start: base, cache: cache)
     let facts = TrainingFacts(
-      result: result, fineTuneMode: "head", split: .leakFree, dropnetVersion: "test",
+      result: result, split: .leakFree, dropnetVersion: "test",
       trainingDate: Date(timeIntervalSince1970: 1_800_000_000))
-    let checkpoint = HeadTrainer.checkpoint(
-      base: base, head: result.bestHead, labels: result.labels, extra: facts.entries)
+    let checkpoint = result.checkpoint(from: base, facts: facts.entries)
     let made = Trained(checkpoint: checkpoint, facts: facts)
     trained = made
     return made

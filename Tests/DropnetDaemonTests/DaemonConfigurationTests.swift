@@ -1,4 +1,5 @@
 import DropnetTestSupport
+import DropnetTraining
 import Foundation
 import XCTest
 
@@ -95,20 +96,19 @@ final class DaemonConfigurationTests: XCTestCase {
     XCTAssertEqual(Set(DaemonConfiguration.keys).subtracting(covered), [], "keys without a case")
   }
 
-  func testEveryFineTuneModeHasAPass() throws {
-    let table: [(String, String)] = [
-      ("head", "HeadTrainingPass"), ("bn", "FineTuningPass"), ("top:2", "FineTuningPass"),
-      ("top:13", "FineTuningPass"), ("all", "FineTuningPass"),
+  func testFineTuneModesParseAndBadOnesAreNamed() throws {
+    let table: [(String, FineTuneMode)] = [
+      ("head", .head), ("bn", .batchNorm), ("top:2", .topBlocks(2)), ("top:13", .topBlocks(13)),
+      ("all", .all),
     ]
-    for (mode, kind) in table {
+    for (text, mode) in table {
       var configuration = DaemonConfiguration()
-      try configuration.set("training.fine_tune", .string(mode))
-      let pass = try TrainingPasses.make(mode: configuration.fineTune)
-      XCTAssertEqual(pass.mode, mode)
-      XCTAssertEqual(String(describing: type(of: pass)), kind, mode)
+      try configuration.set("training.fine_tune", .string(text))
+      XCTAssertEqual(configuration.fineTune, mode, text)
     }
-    for bad in ["top:14", "everything", "BN"] {
-      XCTAssertThrowsError(try TrainingPasses.make(mode: bad)) {
+    for bad in ["top:14", "top:02", "everything", "BN"] {
+      var configuration = DaemonConfiguration()
+      XCTAssertThrowsError(try configuration.set("training.fine_tune", .string(bad))) {
         XCTAssertEqual(($0 as? DaemonError)?.key, "training.fine_tune", bad)
       }
     }

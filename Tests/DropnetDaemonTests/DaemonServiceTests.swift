@@ -221,7 +221,7 @@ final class DaemonServiceTests: XCTestCase {
     try harness.awaitNotification("STOPPING=1")
     XCTAssertEqual(harness.awaitExit(within: .seconds(30)), 0)
     XCTAssertEqual(try publishedModel(harness).version, after.version)
-    XCTAssertEqual(DaemonStatus.load(from: harness.state)?.state, "stopped")
+    XCTAssertEqual(DaemonStatus.load(from: harness.state)?.state, .stopped)
   }
 
   func testFullOutputDiskKeepsTheOldModel() throws {

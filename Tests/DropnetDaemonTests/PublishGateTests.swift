@@ -63,20 +63,4 @@ final class PublishGateTests: XCTestCase {
         sameClasses: true, forced: false
       ).publish)
   }
-
-  func testMissingForTraining() {
-    typealias Count = DaemonStatus.ClassCount
-    XCTAssertTrue(
-      Daemon.missingForTraining([], minimum: 20)?.contains("at least 2 classes") ?? false)
-    let one = Daemon.missingForTraining([Count(label: "fish", movies: 1, frames: 40)], minimum: 20)
-    XCTAssertTrue(one?.contains("fish (40 frames)") ?? false, one ?? "nil")
-    let short = Daemon.missingForTraining(
-      [Count(label: "fish", movies: 1, frames: 40), Count(label: "tool", movies: 1, frames: 3)],
-      minimum: 20)
-    XCTAssertTrue(short?.contains("tool has 3") ?? false, short ?? "nil")
-    XCTAssertNil(
-      Daemon.missingForTraining(
-        [Count(label: "fish", movies: 1, frames: 40), Count(label: "tool", movies: 2, frames: 20)],
-        minimum: 20))
-  }
 }

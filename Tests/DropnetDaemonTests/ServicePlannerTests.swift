@@ -22,10 +22,10 @@ final class ServicePlannerTests: XCTestCase {
 
   func testDropSettleExtractDebounceFastThenSecondPass() {
     run([
-      (.rescanNeeded, false, .extract(rebuild: false)),
+      (.rescanNeeded, false, .extract(rebuild: false, rescan: true)),
       (.extracted(changed: false), false, nil),
       (.filesChanged, true, nil),  // another file still settling: do not read yet
-      (nil, false, .extract(rebuild: false)),
+      (nil, false, .extract(rebuild: false, rescan: false)),
       (.extracted(changed: true), false, nil),
       (.quiet, false, .train(.fast, reason: .changed)),
       (.trained(.fast), false, .train(.full, reason: .changed)),
@@ -48,7 +48,8 @@ final class ServicePlannerTests: XCTestCase {
     // The fast pass ends; the watcher reports the movie that completed meanwhile.
     planner.handle(.trained(.fast))
     planner.handle(.filesChanged)
-    XCTAssertEqual(planner.nextAction(filesSettling: false), .extract(rebuild: false))
+    XCTAssertEqual(
+      planner.nextAction(filesSettling: false), .extract(rebuild: false, rescan: false))
     planner.handle(.extracted(changed: true))
     // The second pass gives way: a new fast pass follows the next quiet period.
     XCTAssertNil(planner.nextAction(filesSettling: false))
@@ -60,7 +61,7 @@ final class ServicePlannerTests: XCTestCase {
     run([
       (.filesChanged, true, nil),
       (.quiet, true, nil),  // still settling: neither extract nor train on a partial dataset
-      (nil, false, .extract(rebuild: false)),
+      (nil, false, .extract(rebuild: false, rescan: false)),
       (nil, false, .train(.fast, reason: .changed)),
     ])
   }
@@ -69,31 +70,34 @@ final class ServicePlannerTests: XCTestCase {
     run([
       (.signal(.reload), false, .reloadConfiguration),
       (.signal(.reload), false, .reloadConfiguration),
-      (.reloaded, false, .extract(rebuild: false)),
+      (.reloaded, false, .extract(rebuild: false, rescan: false)),
       (.extracted(changed: false), false, .train(.fast, reason: .requested)),
-      (.trained(.fast), false, .train(.full, reason: .changed)),
+      // The second pass retrains too, even on an unchanged dataset.
+      (.trained(.fast), false, .train(.full, reason: .requested)),
     ])
     var planner = ServicePlanner(twoSpeed: true)
     for _ in 0..<10 { planner.handle(.signal(.reload)) }
     XCTAssertEqual(planner.nextAction(filesSettling: false), .reloadConfiguration)
     planner.handle(.reloaded)
-    XCTAssertEqual(planner.nextAction(filesSettling: false), .extract(rebuild: false))
+    XCTAssertEqual(
+      planner.nextAction(filesSettling: false), .extract(rebuild: false, rescan: false))
     XCTAssertEqual(planner.nextAction(filesSettling: false), .train(.fast, reason: .requested))
     XCTAssertNil(planner.nextAction(filesSettling: false))
   }
 
   func testRebuildReextractsTrainsForcedAndCoalesces() {
     run([
-      (.signal(.rebuild), false, .extract(rebuild: true)),
-      (.signal(.rebuild), false, .extract(rebuild: true)),
+      (.signal(.rebuild), false, .extract(rebuild: true, rescan: false)),
+      (.signal(.rebuild), false, .extract(rebuild: true, rescan: false)),
       (.extracted(changed: true), false, .train(.fast, reason: .rebuild)),
-      (.trained(.fast), false, .train(.full, reason: .changed)),
+      // The second pass is rebuilt too: from ImageNet, past the gate.
+      (.trained(.fast), false, .train(.full, reason: .rebuild)),
     ])
     var planner = ServicePlanner(twoSpeed: false)
     planner.handle(.filesChanged)
     planner.handle(.signal(.rebuild))
     planner.handle(.signal(.rebuild))
-    XCTAssertEqual(planner.nextAction(filesSettling: false), .extract(rebuild: true))
+    XCTAssertEqual(planner.nextAction(filesSettling: false), .extract(rebuild: true, rescan: false))
     XCTAssertEqual(planner.nextAction(filesSettling: false), .train(.full, reason: .rebuild))
     XCTAssertNil(planner.nextAction(filesSettling: false))
   }

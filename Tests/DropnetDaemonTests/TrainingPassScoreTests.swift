@@ -6,11 +6,12 @@ import DropnetTraining
 import Foundation
 import XCTest
 
-/// The publish gate's scores of the published model: each pass scores a model on the new
+/// The publish gate's scores of the published model: a pass scores a model on the new
 /// outcome's validation frames, whatever order the model keeps its classes in (a warm start
-/// keeps the published order, a fresh run sorts them).
+/// keeps the published order, a fresh run sorts them), from cached features for a head on the
+/// cached base and through the whole network otherwise.
 final class TrainingPassScoreTests: XCTestCase {
-  func testBothPassesScoreAModelWhoseClassesAreInAnotherOrder() throws {
+  func testPassesScoreAModelWhoseClassesAreInAnotherOrder() throws {
     let root = try TestFiles.temporaryFolder("score")
     let drop = root.appendingPathComponent("drop")
     try FileManager.default.createDirectory(at: drop, withIntermediateDirectories: true)
@@ -23,11 +24,14 @@ final class TrainingPassScoreTests: XCTestCase {
       "extract", "--drop", drop.path, "--state", state.path, "--max-frames", "24",
     ])
     XCTAssertEqual(extract.status, 0, extract.output)
+    let plan = TrainingPlan(
+      pass: .fast, mode: .head, warmStart: false, epochs: 3, seed: 0, bypassesGate: false,
+      classes: ["fish", "windmill"])
     let request = TrainingRequest(
       manifest: try Manifest.load(from: state), stateFolder: state,
-      base: try Checkpoint.read(from: DropnetExecutable.imageNetWeights()), epochs: 3,
+      base: try Checkpoint.read(from: DropnetExecutable.imageNetWeights()), plan: plan,
       batchSize: 8, threads: 2, maximumFramesPerClass: 8)
-    let headPass = HeadTrainingPass()
+    let headPass = ModelTrainingPass(mode: .head)
     let outcome = try headPass.train(request)
     XCTAssertEqual(outcome.labels, ["fish", "windmill"])
     XCTAssertFalse(outcome.validation.isEmpty)
@@ -47,7 +51,7 @@ final class TrainingPassScoreTests: XCTestCase {
 
     // The full network from decoded frames, as a base-mode model is scored. Another batch
     // size than the cache's may move a borderline frame: one frame's worth of slack.
-    let fineTuningPass = try XCTUnwrap(FineTuningPass(mode: "bn"))
+    let fineTuningPass = ModelTrainingPass(mode: .batchNorm)
     let fromFrames = try XCTUnwrap(
       try fineTuningPass.score(outcome.checkpoint, against: outcome, threads: 2))
     XCTAssertEqual(

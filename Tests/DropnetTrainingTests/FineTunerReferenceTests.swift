@@ -81,7 +81,7 @@ final class FineTunerReferenceTests: XCTestCase {
     let fixture = try JSONDecoder().decode(Fixture.self, from: Data(contentsOf: fixtureURL))
     let base = try FineTuneFixtures.imageNet()
     let images = FineTuneFixtures.images(batchSize: fixture.batchSize, side: fixture.imageSize)
-    var settings = FineTuner.Settings()
+    var settings = TrainingSettings(mode: .batchNorm)
     settings.learningRate = fixture.learningRate
     settings.momentum = fixture.momentum
     XCTAssertEqual(fixture.runs.map(\.trainedConvolutions), [0, 4])
@@ -94,7 +94,7 @@ final class FineTunerReferenceTests: XCTestCase {
       var head = try FineTuneFixtures.head(
         hiddenCount: fixture.hiddenCount, classCount: fixture.classCount)
       for step in run.losses.indices {
-        let pass = try FineTuner.step(
+        let pass = try Trainer.step(
           network: network, head: &head, images: images, classIndices: fixture.labels,
           classWeights: fixture.classWeights, settings: settings, dropoutSeed: 0)
         let exact = run.losses64[step]

@@ -87,12 +87,13 @@ final class HeadTrainerTests: XCTestCase {
 
   func testHeadPredictsHeldOutPhotos() throws {
     let shared = try Self.sharedData()
-    var settings = HeadTrainer.Settings()
+    var settings = TrainingSettings()
     settings.epochs = 30
     settings.maximumFramesPerClass = framesPerClass
     let start = Date()
-    let result = try HeadTrainer(settings: settings).train(
-      manifest: shared.manifest, cache: shared.cache)
+    let result = try Trainer(settings: settings).train(
+      manifest: shared.manifest, stateFolder: shared.stateFolder, start: shared.base,
+      cache: shared.cache)
     let trainingSeconds = Date().timeIntervalSince(start)
     XCTAssertEqual(result.labels.map(\.name), ["fish", "monument", "tool", "windmill"])
     XCTAssertEqual(result.history.epochs.count, 30)
@@ -105,8 +106,7 @@ final class HeadTrainerTests: XCTestCase {
       shared.cache.computedCount, result.split.training.count + result.split.validation.count)
 
     // Through a written and re-read checkpoint, as a predictor would load it.
-    let checkpoint = HeadTrainer.checkpoint(
-      base: shared.base, head: result.bestHead, labels: result.labels)
+    let checkpoint = result.checkpoint(from: shared.base)
     let url = try TestFiles.temporaryFolder("head-checkpoint").appendingPathComponent(
       "m.safetensors")
     try checkpoint.write(to: url)
@@ -204,13 +204,13 @@ final class HeadTrainerTests: XCTestCase {
 
   func testWarmStartBeginsBelowAColdStartAndKeepsTheCheckpointsClassOrder() throws {
     let shared = try Self.sharedData()
-    var settings = HeadTrainer.Settings()
+    var settings = TrainingSettings()
     settings.epochs = 8
     settings.maximumFramesPerClass = framesPerClass
-    let cold = try HeadTrainer(settings: settings).train(
-      manifest: shared.manifest, cache: shared.cache)
-    let checkpoint = HeadTrainer.checkpoint(
-      base: shared.base, head: cold.bestHead, labels: cold.labels)
+    let cold = try Trainer(settings: settings).train(
+      manifest: shared.manifest, stateFolder: shared.stateFolder, start: shared.base,
+      cache: shared.cache)
+    let checkpoint = cold.checkpoint(from: shared.base)
 
     // A checkpoint whose classes are in another order than the folders' (as after an
     // earlier warm start that added classes): the run must keep that order.
@@ -222,8 +222,9 @@ final class HeadTrainerTests: XCTestCase {
     permuted.metadata.classLabels = reversed
 
     settings.epochs = 2
-    let warm = try HeadTrainer(settings: settings).train(
-      manifest: shared.manifest, cache: shared.cache, warmStart: permuted)
+    let warm = try Trainer(settings: settings).train(
+      manifest: shared.manifest, stateFolder: shared.stateFolder, start: shared.base,
+      warmStart: permuted, cache: shared.cache)
     XCTAssertEqual(warm.labels.map(\.name), reversed)
     let coldFirst = cold.history.epochs[0].validationLoss
     let warmFirst = warm.history.epochs[0].validationLoss
@@ -233,7 +234,7 @@ final class HeadTrainerTests: XCTestCase {
     // The report of the warm run: its class order, counts and a confusion matrix that
     // tallies every validation frame.
     let report = TrainingReport(
-      result: warm, settings: TrainingReport.Settings(settings, fineTune: "head"))
+      result: warm, settings: TrainingReport.Settings(settings))
     XCTAssertEqual(report.labels, reversed)
     XCTAssertEqual(report.classes.map(\.label), reversed)
     XCTAssertEqual(report.confusionMatrix.joined().reduce(0, +), warm.split.validation.count)

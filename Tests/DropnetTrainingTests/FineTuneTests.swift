@@ -7,15 +7,14 @@ import XCTest
 
 @testable import DropnetTraining
 
-/// FineTuner end to end on real frames (TrainingFixtures' street clips) with the real ImageNet
+/// The base modes of `Trainer` end to end on real frames (TrainingFixtures' street clips) with the real ImageNet
 /// weights: a tiny subset overfits in batch-norm mode, and the checkpoint carries the trained
 /// base so the inference network reproduces what training validated.
-final class FineTunerTests: XCTestCase {
+final class FineTuneTests: XCTestCase {
   /// bn mode on 4 frames per class and side, batch 4, plain frames, no dropout and a large
   /// step: small enough to overfit in a few epochs.
-  static func tinyOverfitSettings(epochs: Int) -> FineTuner.Settings {
-    var settings = FineTuner.Settings()
-    settings.mode = .batchNorm
+  static func tinyOverfitSettings(epochs: Int) -> TrainingSettings {
+    var settings = TrainingSettings(mode: .batchNorm)
     settings.epochs = epochs
     settings.batchSize = 4
     settings.learningRate = 0.01
@@ -30,8 +29,9 @@ final class FineTunerTests: XCTestCase {
     let dataset = try TrainingFixtures.dataset()
     let weights = try FineTuneFixtures.imageNet()
     let settings = Self.tinyOverfitSettings(epochs: 8)
-    let result = try FineTuner(settings: settings).train(
-      manifest: dataset.manifest, stateFolder: dataset.stateFolder, baseWeights: weights)
+    let result = try Trainer(settings: settings).train(
+      manifest: dataset.manifest, stateFolder: dataset.stateFolder,
+      start: try FineTuneFixtures.imageNetCheckpoint())
     XCTAssertEqual(result.labels.map(\.name), ["street", "walkers"])
     XCTAssertEqual(result.split.training.count, 8)
     XCTAssertEqual(result.history.epochs.count, 8)
@@ -52,17 +52,19 @@ final class FineTunerTests: XCTestCase {
     let base = try FineTuneFixtures.imageNetCheckpoint()
     let url = try TestFiles.temporaryFolder("finetune-checkpoint").appendingPathComponent(
       "best.safetensors")
-    try FineTuner.checkpoint(base: base, result: result).write(to: url)
+    try result.checkpoint(from: base).write(to: url)
     let read = try Checkpoint.read(from: url)
     XCTAssertEqual(read.metadata.classLabels, ["street", "walkers"])
     XCTAssertEqual(read.tensors[gammaName], result.bestBaseTensors[gammaName])
     let head = try ClassifierHeadModel(tensors: read.tensors)
     let classWeights = try ClassBalance(labels: result.labels, samples: result.split.training)
       .lossWeights()
-    let validation = try FineTuner.evaluate(
-      result.split.validation, labels: result.labels, classWeights: classWeights,
-      baseWeights: Checkpoint.baseTensors(of: read.tensors), head: head,
-      stateFolder: dataset.stateFolder, settings: settings)
+    let features = try ImageBatches.features(
+      of: result.split.validation, labels: result.labels, baseWeights: read.baseTensors,
+      stateFolder: dataset.stateFolder, batchSize: settings.resolvedBatchSize,
+      threads: settings.threads)
+    let validation = head.evaluate(
+      features: features, classIndices: result.validationClasses, classWeights: classWeights)
     let best = result.history.epochs[result.bestEpoch - 1]
     XCTAssertEqual(validation.loss, best.validationLoss, accuracy: 1e-3 * best.validationLoss)
     XCTAssertEqual(validation.accuracy, best.validationAccuracy)
@@ -72,16 +74,16 @@ final class FineTunerTests: XCTestCase {
   /// the same numbers bit for bit.
   func testDeterministicOnOneThread() throws {
     let dataset = try TrainingFixtures.dataset()
-    let weights = try FineTuneFixtures.imageNet()
-    var settings = FineTuner.Settings()
+    var settings = TrainingSettings(mode: .batchNorm)
     settings.epochs = 1
     settings.batchSize = 4
     settings.maximumFramesPerClass = 3
     settings.threads = 1
     settings.seed = 11
     let runs = try (0..<2).map { _ in
-      try FineTuner(settings: settings).train(
-        manifest: dataset.manifest, stateFolder: dataset.stateFolder, baseWeights: weights)
+      try Trainer(settings: settings).train(
+        manifest: dataset.manifest, stateFolder: dataset.stateFolder,
+        start: try FineTuneFixtures.imageNetCheckpoint())
     }
     let (first, second) = (runs[0].history.epochs[0], runs[1].history.epochs[0])
     XCTAssertEqual(first.loss, second.loss)
@@ -96,14 +98,14 @@ final class FineTunerTests: XCTestCase {
     let dataset = try TrainingFixtures.dataset()
     let base = try FineTuneFixtures.imageNetCheckpoint()
     var settings = Self.tinyOverfitSettings(epochs: 4)
-    let cold = try FineTuner(settings: settings).train(
-      manifest: dataset.manifest, stateFolder: dataset.stateFolder, baseWeights: base.tensors)
-    let earlier = FineTuner.checkpoint(base: base, result: cold)
+    let cold = try Trainer(settings: settings).train(
+      manifest: dataset.manifest, stateFolder: dataset.stateFolder, start: base)
+    let earlier = cold.checkpoint(from: base)
 
     settings.epochs = 1
-    let warm = try FineTuner(settings: settings).train(
-      manifest: dataset.manifest, stateFolder: dataset.stateFolder,
-      baseWeights: earlier.tensors, warmStart: earlier)
+    let warm = try Trainer(settings: settings).train(
+      manifest: dataset.manifest, stateFolder: dataset.stateFolder, start: earlier,
+      warmStart: earlier)
     XCTAssertEqual(warm.labels.map(\.name), earlier.metadata.classLabels)
     XCTAssertLessThan(
       warm.history.epochs[0].validationLoss, cold.history.epochs[0].validationLoss,
@@ -111,9 +113,8 @@ final class FineTunerTests: XCTestCase {
 
     var asked = 0
     XCTAssertThrowsError(
-      try FineTuner(settings: settings).train(
-        manifest: dataset.manifest, stateFolder: dataset.stateFolder,
-        baseWeights: base.tensors,
+      try Trainer(settings: settings).train(
+        manifest: dataset.manifest, stateFolder: dataset.stateFolder, start: base,
         shouldStop: {
           asked += 1
           return asked == 2
