@@ -110,7 +110,7 @@ public struct InferenceBenchmark: Sendable {
     var implementations: [String: String] = [:]
     for threads in configuration.threadCounts {
       for batchSize in configuration.batchSizes {
-        let resetWorked = ResourceUsage.resetPeak()
+        let resetWorked = ProcessMemory.resetPeak()
         let model = try MobileNetV1(weights: weights, batchSize: batchSize, threads: threads)
         multiplyAdds = model.multiplyAddsPerImage
         implementations = model.implementationNames
@@ -135,7 +135,7 @@ public struct InferenceBenchmark: Sendable {
           imagesPerSecond: images / elapsed, millisecondsPerImage: elapsed * 1000 / images,
           millisecondsPerBatch: elapsed * 1000 / Double(passes), gflopsPerSecond: gflops,
           fractionOfPeak: gflops / peak, cpuMillisecondsPerImage: cpuSeconds * 1000 / images,
-          peakResidentBytes: resetWorked ? ResourceUsage.peakResidentBytes() : nil)
+          peakResidentBytes: resetWorked ? ProcessMemory.peakResidentBytes() : nil)
         progress(
           "batch \(batchSize), \(threads) threads: \(measurement.imagesPerSecond) images/s, "
             + "\(measurement.millisecondsPerImage) ms/image (CPU \(measurement.cpuMillisecondsPerImage)), "
@@ -145,7 +145,7 @@ public struct InferenceBenchmark: Sendable {
     }
     return Result(
       configuration: configuration, multiplyAddsPerImage: multiplyAdds, peaks: peaks,
-      measurements: measurements, processPeakResidentBytes: ResourceUsage.peakResidentBytes(),
+      measurements: measurements, processPeakResidentBytes: ProcessMemory.peakResidentBytes(),
       implementations: implementations,
       openMPWaitPolicy: getenv("OMP_WAIT_POLICY").map { String(cString: $0) })
   }
@@ -154,9 +154,9 @@ public struct InferenceBenchmark: Sendable {
   public func sgemmPeak(threads: Int) throws -> Double {
     try OpenMPThreads.set(threads)
     let size = configuration.sgemmSize
-    var generator = BenchmarkRandom(seed: 7)
-    let a = (0..<size * size).map { _ in generator.nextUnit() }
-    let b = (0..<size * size).map { _ in generator.nextUnit() }
+    var generator = SeededRandom(seed: 7)
+    let a = (0..<size * size).map { _ in Float(generator.uniform(-1...1)) }
+    let b = (0..<size * size).map { _ in Float(generator.uniform(-1...1)) }
     var c = [Float](repeating: 0, count: size * size)
     let dimension = dnnl_dim_t(size)
     let clock = ContinuousClock()
@@ -177,7 +177,7 @@ public struct InferenceBenchmark: Sendable {
   /// Random weights of the ImageNet model's shapes, He-uniform scaled so activations stay O(1)
   /// (values far from 1 would not change the work, but denormals could slow it down).
   static func randomWeights() -> [String: HostTensor] {
-    var generator = BenchmarkRandom(seed: 1)
+    var generator = SeededRandom(seed: 1)
     var weights: [String: HostTensor] = [:]
     for (name, shape) in MobileNetV1Architecture.tensorShapes() {
       let count = shape.reduce(1, *)
@@ -189,18 +189,18 @@ public struct InferenceBenchmark: Sendable {
       } else if name.hasSuffix("gamma") || name.hasSuffix("moving_variance") {
         offset = 1
       }
-      let values = (0..<count).map { _ in offset + scale * generator.nextUnit() }
+      let values = (0..<count).map { _ in offset + scale * Float(generator.uniform(-1...1)) }
       weights[name] = HostTensor(shape: shape, values: values)
     }
     return weights
   }
 
   static func randomImages(count: Int) -> HostTensor {
-    var generator = BenchmarkRandom(seed: 2)
+    var generator = SeededRandom(seed: 2)
     let size = MobileNetV1Architecture.inputSize
     return HostTensor(
       shape: [count, size, size, 3],
-      values: (0..<count * size * size * 3).map { _ in generator.nextUnit() })
+      values: (0..<count * size * size * 3).map { _ in Float(generator.uniform(-1...1)) })
   }
 
   static func processCPUSeconds() -> Double {

@@ -466,13 +466,11 @@ public final class MobileNetV1Trainable {
     let values = parameter.dataHandle!.assumingMemoryBound(to: Float.self)
     let gradients = gradient.dataHandle!.assumingMemoryBound(to: Float.self)
     velocity.withUnsafeMutableBufferPointer { velocities in
-      var index = 0
-      while index < count {
-        let gradient = gradients[index] + weightDecay * values[index]
-        velocities[index] = momentum * velocities[index] - learningRate * gradient
-        values[index] += velocities[index]
-        index += 1
-      }
+      MomentumSGD.step(
+        parameters: UnsafeMutableBufferPointer(start: values, count: count),
+        gradients: UnsafeBufferPointer(start: gradients, count: count),
+        velocity: UnsafeMutableBufferPointer(rebasing: velocities[0..<count]),
+        learningRate: learningRate, momentum: momentum, weightDecay: weightDecay)
     }
   }
 }

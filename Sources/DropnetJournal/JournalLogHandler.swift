@@ -1,4 +1,5 @@
 import CSystemd
+import Foundation
 import Logging
 
 #if canImport(Glibc)
@@ -6,8 +7,12 @@ import Logging
 #endif
 
 /// A swift-log handler that sends each entry to journald over its native protocol
-/// (`sd_journal_sendv`), with structured fields, and writes a readable line to stderr instead
-/// when journald is not there (`sd_journal_sendv` fails, e.g. `-ECONNREFUSED`).
+/// (`sd_journal_sendv`), with structured fields, or writes a readable line to stderr, as
+/// systemd's own tools decide (`Target.detect`): the journal when the process's stderr is
+/// already the journal (`$JOURNAL_STREAM`, set by systemd for a service) or when journald's
+/// socket exists and stderr is not a terminal; stderr otherwise (a terminal, a container or CI
+/// box without journald, where `sd_journal_sendv` would drop entries without an error). An
+/// entry journald refuses is written to stderr too.
 ///
 /// Fields sent: `MESSAGE`, `PRIORITY` (syslog levels: trace and debug 7, info 6, notice 5,
 /// warning 4, error 3, critical 2), `SYSLOG_IDENTIFIER`, `CODE_FILE`, `CODE_LINE`, `CODE_FUNC`,
@@ -16,8 +21,46 @@ import Logging
 /// `DROPNET_EVENT`, `val-accuracy` becomes `DROPNET_VAL_ACCURACY`), so
 /// `journalctl DROPNET_EVENT=published` finds entries by meaning.
 public struct JournalLogHandler: LogHandler {
+  /// Where entries go.
+  public enum Target: String, Sendable {
+    /// journald's native protocol, structured fields.
+    case journal
+    /// Readable lines on stderr.
+    case standardError = "stderr"
+
+    /// journald's socket for the native protocol.
+    public static let journalSocket = "/run/systemd/journal/socket"
+
+    /// The target systemd's convention gives: `override` ("journal" or "stderr", from
+    /// `$DROPNET_LOG_TARGET`) when set; the journal when `journalStream` (`$JOURNAL_STREAM`,
+    /// "device:inode") names stderr (`standardErrorIdentity`), or when `socketExists` and
+    /// stderr is not a terminal; stderr otherwise.
+    public static func detect(
+      override: String?, journalStream: String?, standardErrorIdentity: String?,
+      socketExists: Bool, standardErrorIsTerminal: Bool
+    ) -> Target {
+      if let override, let target = Target(rawValue: override) { return target }
+      if let journalStream, journalStream == standardErrorIdentity { return .journal }
+      return socketExists && !standardErrorIsTerminal ? .journal : .standardError
+    }
+
+    /// `detect` for this process.
+    public static var current: Target {
+      let environment = ProcessInfo.processInfo.environment
+      var info = stat()
+      let identity =
+        fstat(2, &info) == 0 ? "\(info.st_dev):\(info.st_ino)" : nil
+      return detect(
+        override: environment["DROPNET_LOG_TARGET"], journalStream: environment["JOURNAL_STREAM"],
+        standardErrorIdentity: identity, socketExists: access(journalSocket, F_OK) == 0,
+        standardErrorIsTerminal: isatty(2) == 1)
+    }
+  }
+
   /// The logger's label, sent as `DROPNET_LOGGER`.
   public let label: String
+  /// Where entries go (decided when the handler is made).
+  public let target: Target
   /// Sent as `SYSLOG_IDENTIFIER` (what `journalctl -t` filters on).
   public let syslogIdentifier: String
   /// Receives one readable line (with its newline) when journald refuses an entry.
@@ -26,13 +69,15 @@ public struct JournalLogHandler: LogHandler {
   public var metadataProvider: Logger.MetadataProvider?
   public var logLevel: Logger.Level = .info
 
-  /// Creates a handler; `fallback` defaults to writing the line to stderr.
+  /// Creates a handler; `target` defaults to what systemd's convention gives for this process,
+  /// `fallback` (the readable lines) to writing them to stderr.
   public init(
     label: String, syslogIdentifier: String = "dropnet",
-    metadataProvider: Logger.MetadataProvider? = nil,
+    metadataProvider: Logger.MetadataProvider? = nil, target: Target = .current,
     fallback: @escaping @Sendable (String) -> Void = JournalLogHandler.writeToStandardError
   ) {
     self.label = label
+    self.target = target
     self.syslogIdentifier = syslogIdentifier
     self.metadataProvider = metadataProvider
     self.fallback = fallback
@@ -47,8 +92,9 @@ public struct JournalLogHandler: LogHandler {
     var merged = metadata
     if let provided = metadataProvider?.get() { merged.merge(provided) { $1 } }
     if let own = event.metadata { merged.merge(own) { $1 } }
-    let fields = journalFields(event, metadata: merged)
-    if JournalLogHandler.send(fields) { return }
+    if target == .journal, JournalLogHandler.send(journalFields(event, metadata: merged)) {
+      return
+    }
     fallback(readableLine(event, metadata: merged))
   }
 

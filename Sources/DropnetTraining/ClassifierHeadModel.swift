@@ -151,9 +151,16 @@ public struct ClassifierHeadModel: Sendable, Equatable {
   /// The most probable class of each row of `features`.
   public func predictedClasses(features: [Float]) -> [Int] {
     let probabilities = probabilities(features: features)
-    return stride(from: 0, to: probabilities.count, by: classCount).map { start in
-      (0..<classCount).max { probabilities[start + $0] < probabilities[start + $1] }!
+    return (0..<(probabilities.count / classCount)).map {
+      Self.argMax(probabilities, row: $0, width: classCount)
     }
+  }
+
+  /// The column of row `row`'s largest value in `values` (row-major, `width` per row); the
+  /// first on ties.
+  static func argMax(_ values: [Double], row: Int, width: Int) -> Int {
+    let start = row * width
+    return (0..<width).max { values[start + $0] < values[start + $1] }!
   }
 
   /// Weighted cross-entropy and accuracy at inference (running statistics, no dropout).
@@ -166,8 +173,7 @@ public struct ClassifierHeadModel: Sendable, Equatable {
     for (row, label) in classIndices.enumerated() {
       let start = row * classCount
       loss -= classWeights[label] * log(max(probabilities[start + label], Self.smallestProbability))
-      let best = (0..<classCount).max { probabilities[start + $0] < probabilities[start + $1] }!
-      if best == label { correct += 1 }
+      if Self.argMax(probabilities, row: row, width: classCount) == label { correct += 1 }
     }
     let count = Double(max(1, classIndices.count))
     return (loss / count, Double(correct) / count)
@@ -261,8 +267,7 @@ public struct ClassifierHeadModel: Sendable, Equatable {
       let start = row * classCount
       let weight = classWeights[label]
       loss -= weight * log(max(probabilities[start + label], Self.smallestProbability))
-      let best = (0..<classCount).max { probabilities[start + $0] < probabilities[start + $1] }!
-      if best == label { correct += 1 }
+      if Self.argMax(probabilities, row: row, width: classCount) == label { correct += 1 }
       dz2[start + label] -= 1
       for klass in 0..<classCount { dz2[start + klass] *= weight / Double(count) }
     }
@@ -338,24 +343,16 @@ public struct ClassifierHeadModel: Sendable, Equatable {
       features: features.map(Double.init), classIndices: classIndices,
       classWeights: classWeights, dropoutSeed: dropoutSeed,
       computeFeatureGradients: computeFeatureGradients)
-    var gradients = pass.gradients
-    if weightDecay > 0 {
-      for index in gradients.fc1Weights.indices {
-        gradients.fc1Weights[index] += weightDecay * parameters.fc1Weights[index]
-      }
-      for index in gradients.fc2Weights.indices {
-        gradients.fc2Weights[index] += weightDecay * parameters.fc2Weights[index]
-      }
-    }
     var values = parameters.arrays
     var velocities = velocity.arrays
-    let gradientArrays = gradients.arrays
+    let gradients = pass.gradients.arrays
+    // Weight decay applies to the kernels (fc1 and fc2 weights), not biases or batch norm.
+    let decayed: Set<Int> = [0, 4]
     for part in values.indices {
-      for index in values[part].indices {
-        velocities[part][index] =
-          momentum * velocities[part][index] - learningRate * gradientArrays[part][index]
-        values[part][index] += velocities[part][index]
-      }
+      MomentumSGD.step(
+        parameters: &values[part], gradients: gradients[part], velocity: &velocities[part],
+        learningRate: learningRate, momentum: momentum,
+        weightDecay: decayed.contains(part) ? weightDecay : 0)
     }
     parameters.arrays = values
     velocity.arrays = velocities

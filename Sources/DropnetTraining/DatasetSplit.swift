@@ -1,3 +1,4 @@
+import DropnetArchitecture
 import DropnetDataset
 
 /// Training and validation frames, split so that no moment of a movie is on both sides.

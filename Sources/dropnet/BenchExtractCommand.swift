@@ -1,5 +1,6 @@
 import ArgumentParser
 import DropnetDataset
+import DropnetEngine
 import Foundation
 import Logging
 

@@ -138,6 +138,10 @@ struct ServeCommand: ParsableCommand {
         logger.notice("stopping", metadata: ["event": "stopping"])
       }
       try daemon.run(signals: signals)
+    } catch let error as DaemonError where error.code == .trainingFailed {
+      // --once could not publish (too little data, a failed pass): said in the log already.
+      FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+      throw ExitCode(1)
     } catch let error as DaemonError {
       logger.critical("cannot serve: \(error)", metadata: ["event": "error"])
       FileHandle.standardError.write(Data("error: \(error)\n".utf8))

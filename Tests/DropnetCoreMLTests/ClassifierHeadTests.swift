@@ -61,7 +61,7 @@ final class ClassifierHeadTests: XCTestCase {
 
   func testFoldingKeepsTheHeadsOutputs() throws {
     var numbers = Numbers(state: 7)
-    // The fine-tuned head of issue 4 (Dense, ReLU, BN, Dropout, Dense) and a Dense -> BN one.
+    // The head `dropnet train` adds (Dense, ReLU, BN, Dropout, Dense) and a Dense -> BN one.
     let heads = [
       ClassifierHead(layers: [
         Self.dense(6, 5, &numbers), .relu, Self.batchNorm(5, &numbers), .dropout,

@@ -1,4 +1,5 @@
 import CDNNL
+import DropnetArchitecture
 import XCTest
 
 @testable import DropnetEngine
@@ -30,7 +31,7 @@ final class BatchNormalizationReLU6Tests: XCTestCase {
 
   private func compareWithOneDNN(layout: MemoryDescriptor, seed: UInt64) throws {
     let harness = try LayerHarness()
-    var random = SeededGenerator(seed: seed)
+    var random = SeededRandom(seed: seed)
     let dims = layout.dimensions
     let channels = dims[1]
     let x = random.uniform(layout.elementCount, in: -2...3)
@@ -111,7 +112,7 @@ final class BatchNormalizationReLU6Tests: XCTestCase {
   /// batch statistics included (they depend on x too).
   func testGradientsMatchFiniteDifferences() throws {
     let harness = try LayerHarness()
-    var random = SeededGenerator(seed: 61)
+    var random = SeededRandom(seed: 61)
     let (batchSize, channels, height, width) = (3, 8, 2, 3)
     let dims = [batchSize, channels, height, width]
     let spatial = height * width
@@ -176,7 +177,7 @@ final class BatchNormalizationReLU6Tests: XCTestCase {
   /// float loses every digit of the variance there; the kernel's shifted sums must not.
   func testVarianceStaysAccurateFarFromZero() throws {
     let harness = try LayerHarness()
-    var random = SeededGenerator(seed: 62)
+    var random = SeededRandom(seed: 62)
     let dims = [8, 16, 16, 16]
     let layout = try MemoryDescriptor(dimensions: dims, format: dnnl_nChw8c)
     let parameters = try MemoryDescriptor.plain([16])
@@ -202,7 +203,7 @@ final class BatchNormalizationReLU6Tests: XCTestCase {
   /// not change a single bit (training is deterministic on any thread count).
   func testThreadCountDoesNotChangeResults() throws {
     let harness = try LayerHarness()
-    var random = SeededGenerator(seed: 63)
+    var random = SeededRandom(seed: 63)
     let dims = [6, 64, 12, 12]
     let layout = try MemoryDescriptor(dimensions: dims, format: dnnl_nChw8c)
     let parameters = try MemoryDescriptor.plain([64])

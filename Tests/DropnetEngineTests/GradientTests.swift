@@ -1,4 +1,5 @@
 import CDNNL
+import DropnetArchitecture
 import XCTest
 
 @testable import DropnetEngine
@@ -40,7 +41,7 @@ final class GradientTests: XCTestCase {
 
   func testReLU6Gradient() throws {
     let harness = try LayerHarness()
-    var random = SeededGenerator(seed: 40)
+    var random = SeededRandom(seed: 40)
     let dims = [2, 8, 3, 3]
     // Keep every input at least 0.05 from the kinks at 0 and 6, where the derivative jumps.
     let source = random.uniform(dims.reduce(1, *), in: -3...9).map { value -> Float in
@@ -66,7 +67,7 @@ final class GradientTests: XCTestCase {
 
   func testAveragePoolingGradient() throws {
     let harness = try LayerHarness()
-    var random = SeededGenerator(seed: 41)
+    var random = SeededRandom(seed: 41)
     for (size, kernel, stride) in [(4, 2, 2), (3, 3, 1)] {
       let dims = [2, 8, size, size]
       let source = random.uniform(dims.reduce(1, *), in: -3...3)
@@ -97,7 +98,7 @@ final class GradientTests: XCTestCase {
 
   func testInnerProductGradients() throws {
     let harness = try LayerHarness()
-    var random = SeededGenerator(seed: 42)
+    var random = SeededRandom(seed: 42)
     let (batchSize, inputCount, outputCount) = (3, 10, 4)
     let source = random.uniform(batchSize * inputCount, in: -2...2)
     let weights = random.uniform(outputCount * inputCount, in: -1...1)
@@ -144,7 +145,7 @@ final class GradientTests: XCTestCase {
 
   func testBatchNormalizationTrainingGradients() throws {
     let harness = try LayerHarness()
-    var random = SeededGenerator(seed: 43)
+    var random = SeededRandom(seed: 43)
     let (batchSize, channels, height, width) = (3, 8, 2, 3)
     let dims = [batchSize, channels, height, width]
     let spatial = height * width
@@ -227,7 +228,7 @@ final class GradientTests: XCTestCase {
 
   private func checkConvolutionGradients(_ geometry: ConvolutionGeometry, seed: UInt64) throws {
     let harness = try LayerHarness()
-    var random = SeededGenerator(seed: seed)
+    var random = SeededRandom(seed: seed)
     let source = random.uniform(geometry.sourceDimensions.reduce(1, *), in: -2...2)
     let weights = random.uniform(geometry.weightsDimensions.reduce(1, *), in: -1...1)
     let bias = random.uniform(geometry.outputChannels, in: -1...1)

@@ -62,7 +62,7 @@ final class LayerTests: XCTestCase {
 
   func testBatchNormalizationInference() throws {
     let harness = try LayerHarness()
-    var random = SeededGenerator(seed: 5)
+    var random = SeededRandom(seed: 5)
     let dims = [2, 8, 3, 4]
     let data = random.uniform(dims.reduce(1, *), in: -3...3)
     let gamma = random.uniform(8, in: 0.5...1.5)
@@ -91,7 +91,7 @@ final class LayerTests: XCTestCase {
 
   func testReLU6ClipsToZeroAndSix() throws {
     let harness = try LayerHarness()
-    var random = SeededGenerator(seed: 6)
+    var random = SeededRandom(seed: 6)
     let dims = [2, 8, 4, 4]
     let data = random.uniform(dims.reduce(1, *), in: -10...10)
     XCTAssertTrue(data.contains { $0 < 0 } && data.contains { $0 > 6 })
@@ -116,7 +116,7 @@ final class LayerTests: XCTestCase {
 
   func testAveragePooling() throws {
     let harness = try LayerHarness()
-    var random = SeededGenerator(seed: 7)
+    var random = SeededRandom(seed: 7)
     for (size, kernel, stride) in [(5, 5, 1), (6, 2, 2)] {
       let dims = [2, 16, size, size]
       let data = random.uniform(dims.reduce(1, *), in: -3...3)
@@ -140,7 +140,7 @@ final class LayerTests: XCTestCase {
 
   func testInnerProductOverOneByOneFeatureMap() throws {
     let harness = try LayerHarness()
-    var random = SeededGenerator(seed: 8)
+    var random = SeededRandom(seed: 8)
     let (batchSize, inputCount, outputCount) = (3, 64, 11)
     let input = random.uniform(batchSize * inputCount, in: 0...6)
     let weights = random.uniform(outputCount * inputCount, in: -0.5...0.5)
@@ -164,7 +164,7 @@ final class LayerTests: XCTestCase {
 
   func testSoftmaxIsStableForLargeLogits() throws {
     let harness = try LayerHarness()
-    var random = SeededGenerator(seed: 9)
+    var random = SeededRandom(seed: 9)
     let (batchSize, classCount) = (3, 17)
     var logits = random.uniform(batchSize * classCount, in: -5...5)
     // exp(1000) overflows float: only a max-subtracting softmax survives this row.
@@ -186,7 +186,7 @@ final class LayerTests: XCTestCase {
 
   private func checkConvolution(_ geometry: ConvolutionGeometry, seed: UInt64) throws {
     let harness = try LayerHarness()
-    var random = SeededGenerator(seed: seed)
+    var random = SeededRandom(seed: seed)
     let input = random.uniform(geometry.sourceDimensions.reduce(1, *), in: -3...3)
     let weights = random.uniform(geometry.weightsDimensions.reduce(1, *), in: -1...1)
     let bias = random.uniform(geometry.outputChannels, in: -1...1)
@@ -214,7 +214,7 @@ final class LayerTests: XCTestCase {
 
   private func checkFolding(kind: MobileNetV1Architecture.Layer.Kind) throws {
     let harness = try LayerHarness()
-    var random = SeededGenerator(seed: 20)
+    var random = SeededRandom(seed: 20)
     let channels = 8
     let outputChannels = kind == .depthwise ? channels : 12
     let layer = MobileNetV1Architecture.Layer(

@@ -7,7 +7,7 @@ final class MobileNetV1Tests: XCTestCase {
   /// Deterministic random weights of the right shapes, scaled (He-uniform) so activations stay
   /// O(1) through 27 layers and exercise both ReLU6 clips.
   static let weights: [String: HostTensor] = {
-    var random = SeededGenerator(seed: 42)
+    var random = SeededRandom(seed: 42)
     var weights: [String: HostTensor] = [:]
     for (name, shape) in MobileNetV1Architecture.tensorShapes() {
       let count = shape.reduce(1, *)
@@ -30,7 +30,7 @@ final class MobileNetV1Tests: XCTestCase {
   }()
 
   static func images(count: Int, size: Int, seed: UInt64) -> HostTensor {
-    var random = SeededGenerator(seed: seed)
+    var random = SeededRandom(seed: seed)
     return HostTensor(
       shape: [count, size, size, 3], values: random.uniform(count * size * size * 3, in: -1...1))
   }

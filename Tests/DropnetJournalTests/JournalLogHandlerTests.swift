@@ -26,6 +26,36 @@ final class JournalLogHandlerTests: XCTestCase {
       Logger.Level.allCases.map(JournalLogHandler.priority), [7, 7, 6, 5, 4, 3, 2])
   }
 
+  func testTargetFollowsSystemdsConvention() {
+    typealias Row = (
+      override: String?, stream: String?, stderr: String?, socket: Bool, terminal: Bool,
+      expected: JournalLogHandler.Target
+    )
+    let table: [Row] = [
+      // A service whose stderr is the journal: native protocol, whatever else holds.
+      (nil, "8:123", "8:123", false, false, .journal),
+      // Run by hand from a shell: readable lines on the terminal.
+      (nil, nil, "136:2", true, true, .standardError),
+      // Piped or redirected on a machine with journald: the journal.
+      (nil, nil, "0:5", true, false, .journal),
+      // No journald at all (a container, a CI box): stderr, never a silent drop.
+      (nil, nil, "0:5", false, false, .standardError),
+      // JOURNAL_STREAM inherited from a service but stderr redirected elsewhere.
+      (nil, "8:123", "0:5", false, false, .standardError),
+      // Told explicitly.
+      ("stderr", "8:123", "8:123", true, false, .standardError),
+      ("journal", nil, nil, false, true, .journal),
+      ("nonsense", nil, nil, false, true, .standardError),
+    ]
+    for row in table {
+      XCTAssertEqual(
+        JournalLogHandler.Target.detect(
+          override: row.override, journalStream: row.stream, standardErrorIdentity: row.stderr,
+          socketExists: row.socket, standardErrorIsTerminal: row.terminal), row.expected,
+        "\(row)")
+    }
+  }
+
   func testReadableFallbackLine() {
     let handler = JournalLogHandler(label: "dropnet.serve", fallback: { _ in })
     let event = LogEvent(
@@ -49,13 +79,17 @@ final class JournalLogHandlerTests: XCTestCase {
     let fallbackLines = LineCollector()
     var logger = Logger(label: "dropnet.test") {
       JournalLogHandler(
-        label: $0, syslogIdentifier: "dropnet-test", fallback: fallbackLines.append)
+        label: $0, syslogIdentifier: "dropnet-test", target: .journal,
+        fallback: fallbackLines.append)
     }
     logger[metadataKey: "test-run"] = "\(run)"
 
-    // No journald yet (unless the machine runs one): the entry becomes a readable line.
+    // No journald yet (unless the machine runs one): journald refuses the entry, which becomes
+    // a readable line.
     let journaldWasRunning = DatagramListener.isListening(Journald.socket)
-    if !journaldWasRunning {
+    // (Where the socket file does not exist at all, libsystemd drops the entry without an
+    // error: that is why the handler picks stderr itself there, see Target.detect.)
+    if !journaldWasRunning && FileManager.default.fileExists(atPath: Journald.socket) {
       logger.warning("before journald", metadata: ["event": "probe"])
       XCTAssertEqual(fallbackLines.all.count, 1)
       XCTAssertTrue(

@@ -209,7 +209,7 @@ final class WeightsImporterTests: XCTestCase {
   }
 
   func testRandomBytesAreNotAGraphDef() {
-    var generator = SplitMix64(seed: 7)
+    var generator = SeededRandom(seed: 7)
     for _ in 0..<20 {
       let bytes = Data((0..<4096).map { _ in UInt8(truncatingIfNeeded: generator.next()) })
       // Random bytes are either rejected outright or, rarely, look like a cut-short field;
@@ -252,18 +252,5 @@ final class WeightsImporterTests: XCTestCase {
     try graphBytes().dropLast(5).write(to: url)
     let error = assertModelError(.truncated) { try WeightsImporter.importGraph(at: url) }
     XCTAssertEqual(error?.file, url.path)
-  }
-}
-
-/// A small seeded generator so "random" test data is the same on every run.
-struct SplitMix64: RandomNumberGenerator {
-  private var state: UInt64
-  init(seed: UInt64) { state = seed }
-  mutating func next() -> UInt64 {
-    state &+= 0x9e37_79b9_7f4a_7c15
-    var mixed = state
-    mixed = (mixed ^ (mixed >> 30)) &* 0xbf58_476d_1ce4_e5b9
-    mixed = (mixed ^ (mixed >> 27)) &* 0x94d0_49bb_1331_11eb
-    return mixed ^ (mixed >> 31)
   }
 }

@@ -1,3 +1,4 @@
+import DropnetArchitecture
 import DropnetMedia
 import DropnetTestSupport
 import XCTest

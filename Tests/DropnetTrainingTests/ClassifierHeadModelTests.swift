@@ -1,3 +1,4 @@
+import DropnetArchitecture
 import DropnetEngine
 import DropnetModel
 import XCTest

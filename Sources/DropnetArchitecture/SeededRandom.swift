@@ -34,3 +34,10 @@ public struct SeededRandom: RandomNumberGenerator, Sendable {
     }
   }
 }
+
+extension SeededRandom {
+  /// `count` values uniform in `range`, as Float.
+  public mutating func uniform(_ count: Int, in range: ClosedRange<Float>) -> [Float] {
+    (0..<count).map { _ in Float.random(in: range, using: &self) }
+  }
+}

@@ -1,0 +1,70 @@
+import DropnetDaemon
+import DropnetTestSupport
+import Foundation
+import XCTest
+
+/// `dropnet serve --once`: the daemon's own path over a drop folder, then exit; and its log
+/// lines on stderr where no journald runs.
+final class ServeOnceTests: XCTestCase {
+  /// A drop folder with `movies` (example names), and the serve arguments for it.
+  private func layout(_ movies: [String]) throws -> (root: URL, arguments: [String]) {
+    let root = try TestFiles.temporaryFolder("once")
+    let drop = root.appendingPathComponent("drop")
+    try FileManager.default.createDirectory(at: drop, withIntermediateDirectories: true)
+    for name in movies {
+      try FileManager.default.copyItem(
+        at: try ServiceHarness.example("drop/\(name)"), to: drop.appendingPathComponent(name))
+    }
+    return (
+      root,
+      [
+        "serve", "--once", "--drop", drop.path, "--state",
+        root.appendingPathComponent("state").path,
+        "--output", root.appendingPathComponent("models").path, "--weights",
+        try DropnetExecutable.imageNetWeights().path, "--max-frames", "24",
+        "--max-frames-per-class", "16", "--min-frames-per-class", "5", "--fast-epochs", "3",
+        "--two-speed", "false", "--threads", "2",
+      ]
+    )
+  }
+
+  func testOncePublishesAModelAndExits() throws {
+    let (root, arguments) = try layout(["fish.mov", "windmill.mov"])
+    let result = try DropnetExecutable.run(arguments)
+    XCTAssertEqual(result.status, 0, result.output)
+    let summary = root.appendingPathComponent("models/DropnetClassifier.json")
+    let json = try XCTUnwrap(
+      JSONSerialization.jsonObject(with: Data(contentsOf: summary)) as? [String: Any])
+    XCTAssertEqual(json["classLabels"] as? [String], ["fish", "windmill"])
+    XCTAssertEqual(
+      DaemonStatus.load(from: root.appendingPathComponent("state"))?.published?.version, 1)
+    // Again: nothing changed, nothing is retrained, the model stays.
+    let again = try DropnetExecutable.run(arguments)
+    XCTAssertEqual(again.status, 0, again.output)
+    XCTAssertEqual(
+      DaemonStatus.load(from: root.appendingPathComponent("state"))?.published?.version, 1)
+  }
+
+  /// Without journald (its socket hidden in a private mount namespace) the daemon's lines go
+  /// to stderr; with too little data `--once` says what is missing and exits 1.
+  func testWithoutJournaldTheLinesGoToStandardError() throws {
+    guard getuid() == 0 else { throw XCTSkip("hiding journald's socket needs root (unshare -m)") }
+    let (_, arguments) = try layout(["fish.mov"])
+    var environment = ProcessInfo.processInfo.environment
+    environment["JOURNAL_STREAM"] = nil
+    environment["DROPNET_LOG_TARGET"] = nil
+    let result = try ChildProcess.run(
+      URL(fileURLWithPath: "/usr/bin/unshare"),
+      [
+        "--mount", "/bin/sh", "-c",
+        "mkdir -p /run/systemd/journal && mount -t tmpfs tmpfs /run/systemd/journal && "
+          + "exec \"$0\" \"$@\"", try DropnetExecutable.url().path,
+      ] + arguments, environment: environment)
+    XCTAssertEqual(result.status, 1, result.output)
+    XCTAssertTrue(result.output.contains("info dropnet: serving"), result.output)
+    XCTAssertTrue(result.output.contains("extracted fish.mov"), result.output)
+    XCTAssertTrue(
+      result.output.contains("not training: at least 2 classes with 5 frames each"),
+      result.output)
+  }
+}
