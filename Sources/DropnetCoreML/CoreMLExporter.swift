@@ -117,7 +117,8 @@ public enum CoreMLExporter {
     var model = CoreML_Specification_Model()
     model.specificationVersion = Int32(CoreMLSpecificationVersion.minimum(for: options))
     model.description_p = description(
-      checkpoint: checkpoint, options: options, exportVersion: exportVersion)
+      checkpoint: checkpoint, framing: network.framing, options: options,
+      exportVersion: exportVersion)
     if options.updatable {
       model.isUpdatable = true
       classifier.updateParams = updateParameters()
@@ -133,7 +134,8 @@ public enum CoreMLExporter {
   }
 
   private static func description(
-    checkpoint: Checkpoint, options: CoreMLExportOptions, exportVersion: Int
+    checkpoint: Checkpoint, framing: InputFraming, options: CoreMLExportOptions,
+    exportVersion: Int
   ) -> CoreML_Specification_ModelDescription {
     let size = Int64(MobileNetV1Architecture.inputSize)
     var image = CoreML_Specification_ImageFeatureType()
@@ -142,7 +144,10 @@ public enum CoreMLExporter {
     image.colorSpace = .rgb
     var description = CoreML_Specification_ModelDescription()
     description.input = [
-      feature(MobileNetV1CoreMLNetwork.inputName, "A \(size)x\(size) RGB image to classify") {
+      feature(
+        MobileNetV1CoreMLNetwork.inputName,
+        "A \(size)x\(size) RGB image to classify: \(framing == .centerCrop ? "the centred square of the photo" : "the whole photo squashed") (Vision: \(framing.visionOption))"
+      ) {
         $0.imageType = image
       }
     ]
@@ -176,6 +181,7 @@ public enum CoreMLExporter {
     userDefined["dropnet_version"] = options.dropnetVersion
     userDefined["exported_at"] = isoDate(options.exportDate)
     userDefined["weight_precision"] = options.float16Weights ? "float16" : "float32"
+    userDefined[InputFraming.metadataKey] = framing.rawValue
     userDefined.merge(options.userDefined) { _, new in new }
     metadata.userDefined = userDefined
     description.metadata = metadata

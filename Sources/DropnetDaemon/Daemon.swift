@@ -411,7 +411,7 @@ public final class Daemon {
       plan: plan, batchSize: configuration.batchSize, threads: threads,
       maximumFramesPerClass: configuration.maximumFramesPerClass > 0
         ? configuration.maximumFramesPerClass : nil,
-      validationFraction: configuration.validationFraction,
+      validationFraction: configuration.validationFraction, framing: configuration.framing,
       shouldStop: { signals.isStopping },
       progress: { [weak self] line in self?.updateStatus(.training, line) })
     let outcome: TrainingOutcome

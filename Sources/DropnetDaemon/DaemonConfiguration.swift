@@ -1,3 +1,4 @@
+import DropnetModel
 import DropnetTraining
 import Foundation
 import Logging
@@ -69,6 +70,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
   public var validationFraction = 0.25
   /// Publish a fast head pass first, then the second pass.
   public var twoSpeed = true
+  /// How photos become the model's input (what the app asks iOS Vision for).
+  public var framing = InputFraming.centerCrop
   // [publish]
   /// Whether a retrained model must not be worse than the published one.
   public var gate = true
@@ -148,7 +151,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
     "extraction.quality_filter", "training.fine_tune", "training.fast_epochs",
     "training.epochs_fresh", "training.epochs_incremental", "training.batch_size",
     "training.threads", "training.min_frames_per_class", "training.max_frames_per_class",
-    "training.validation_fraction", "training.two_speed", "publish.gate", "publish.gate_margin",
+    "training.validation_fraction", "training.two_speed", "training.framing", "publish.gate",
+    "publish.gate_margin",
     "watch.settle", "watch.debounce", "log.level",
   ]
 
@@ -228,6 +232,11 @@ public struct DaemonConfiguration: Sendable, Equatable {
     case "training.max_frames_per_class": maximumFramesPerClass = try integer(0...1_000_000)
     case "training.validation_fraction": validationFraction = try double(0.05...0.9)
     case "training.two_speed": twoSpeed = try bool()
+    case "training.framing":
+      guard let parsed = InputFraming(rawValue: try string()) else {
+        throw fail("expected center_crop or scale_fill")
+      }
+      framing = parsed
     case "publish.gate": gate = try bool()
     case "publish.gate_margin": gateMargin = try double(0...1)
     case "watch.settle": settle = try duration()

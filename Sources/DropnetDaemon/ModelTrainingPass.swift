@@ -12,7 +12,7 @@ public final class ModelTrainingPass: TrainingPass {
   public let mode: FineTuneMode
   /// The head mode's cache (nil until the first training; dropped by `reset`).
   public private(set) var cache: FeatureCache?
-  private var cacheKey: (stateFolder: URL, threads: Int)?
+  private var cacheKey: (stateFolder: URL, threads: Int, framing: InputFraming)?
 
   public init(mode: FineTuneMode) { self.mode = mode }
 
@@ -57,7 +57,10 @@ public final class ModelTrainingPass: TrainingPass {
     else { return nil }
     guard let cache,
       FineTuneMode(checkpoint.metadata.extra[TrainingFacts.Key.fineTuneMode] ?? "")
-        == .head, FeatureCache.identity(of: checkpoint.baseTensors) == cache.baseIdentity
+        == .head,
+      FeatureCache.identity(
+        of: checkpoint.baseTensors, framing: InputFraming(checkpoint: checkpoint))
+        == cache.baseIdentity
     else {
       return try Trainer.accuracy(
         of: checkpoint, on: outcome.validation, stateFolder: outcome.stateFolder,
@@ -88,17 +91,18 @@ public final class ModelTrainingPass: TrainingPass {
   }
 
   private func cache(for request: TrainingRequest) throws -> FeatureCache {
+    let framing = request.settings.framing
     if let cache, let cacheKey, cacheKey.stateFolder == request.stateFolder,
-      cacheKey.threads == request.threads
+      cacheKey.threads == request.threads, cacheKey.framing == framing
     {
       return cache
     }
     let made = try FeatureCache(
-      baseWeights: request.base.baseTensors, stateFolder: request.stateFolder,
+      baseWeights: request.base.baseTensors, stateFolder: request.stateFolder, framing: framing,
       threads: request.threads)
     made.load(from: Self.cacheFile(in: request.stateFolder))
     cache = made
-    cacheKey = (request.stateFolder, request.threads)
+    cacheKey = (request.stateFolder, request.threads, framing)
     return made
   }
 }

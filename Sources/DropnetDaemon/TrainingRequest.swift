@@ -23,6 +23,8 @@ public struct TrainingRequest {
   public var maximumFramesPerClass: Int?
   /// Share of each class held out for validation.
   public var validationFraction: Double
+  /// How frames become the network's input.
+  public var framing: InputFraming
   /// True when the daemon is stopping: the pass stops at the next batch boundary.
   public var shouldStop: () -> Bool
   /// Progress for `STATUS=` (e.g. "bn epoch 3/10").
@@ -31,7 +33,8 @@ public struct TrainingRequest {
   public init(
     manifest: Manifest, stateFolder: URL, base: Checkpoint, published: Checkpoint? = nil,
     plan: TrainingPlan, batchSize: Int, threads: Int, maximumFramesPerClass: Int? = nil,
-    validationFraction: Double = 0.25, shouldStop: @escaping () -> Bool = { false },
+    validationFraction: Double = 0.25, framing: InputFraming = .centerCrop,
+    shouldStop: @escaping () -> Bool = { false },
     progress: @escaping (String) -> Void = { _ in }
   ) {
     self.manifest = manifest
@@ -43,6 +46,7 @@ public struct TrainingRequest {
     self.threads = threads
     self.maximumFramesPerClass = maximumFramesPerClass
     self.validationFraction = validationFraction
+    self.framing = framing
     self.shouldStop = shouldStop
     self.progress = progress
   }
@@ -59,6 +63,7 @@ public struct TrainingRequest {
     settings.threads = threads
     settings.maximumFramesPerClass = maximumFramesPerClass
     settings.split.validationFraction = validationFraction
+    settings.framing = framing
     return settings
   }
 }

@@ -2,26 +2,18 @@ import DropnetArchitecture
 
 /// Turns decoded images into MobileNet v1 input: RGB, 224x224, NHWC, values in [-1, 1].
 ///
-/// Resize policy (what `dropnet` does for training and prediction alike):
-/// 1. crop the centred square whose side is 0.875 of the shorter image side
-///    (`centralCrop(width:height:)`, then `crop(_:width:height:to:)`);
-/// 2. resize that square to 224x224 (the DropnetCV shim's `dncv_image_resize`, area averaging
-///    when shrinking);
+/// What `dropnet` does for training, validation, the gate and prediction alike, and what the
+/// phone does for the exported model:
+/// 1. take the part of the image the model's `InputFraming` names (the centred square for
+///    Vision's default `.centerCrop`), with `crop(_:width:height:to:)`;
+/// 2. resize it to 224x224 (the DropnetCV shim's `dncv_image_resize`, area averaging when
+///    shrinking);
 /// 3. convert the BGR bytes to floats with `tensor(fromBGR:width:height:)`.
-///
-/// Why: ImageNet photos have their subject near the centre and undistorted, and TF-slim
-/// evaluated MobileNet v1 on the central 87.5%. A square crop keeps the aspect ratio (a plain
-/// resize of a 16:9 video frame squashes objects by 1.78x). On the five reference photos
-/// (Fixtures/reference) TensorFlow's top-1 class is right with both policies; the crop is the
-/// one the fixtures and the engine tests use.
 public enum ImagePreprocessor {
   /// The preprocessing identifier stored in checkpoint metadata: RGB, (byte - 127.5) / 127.5.
   public static let identifier = "rgb_minus1_1"
   /// Model input side in pixels.
   public static let inputSize = MobileNetV1Architecture.inputSize
-  /// Fraction of the shorter side the central crop keeps (TF-slim's evaluation crop).
-  public static let centralFraction = 0.875
-
   /// A rectangle of pixels, origin at the top-left corner.
   public struct CropRectangle: Sendable, Equatable {
     public var x: Int
@@ -38,16 +30,6 @@ public enum ImagePreprocessor {
     }
   }
 
-  /// The centred square with side `fraction` x the shorter side (rounded, at least 1 pixel),
-  /// inside a `width` x `height` image.
-  public static func centralCrop(
-    width: Int, height: Int, fraction: Double = centralFraction
-  ) -> CropRectangle {
-    let shorter = min(width, height)
-    let side = min(shorter, max(1, Int((fraction * Double(shorter)).rounded())))
-    return CropRectangle(x: (width - side) / 2, y: (height - side) / 2, width: side, height: side)
-  }
-
   /// The pixels of `rectangle` from packed `pixels` (`channelCount` bytes per pixel, rows
   /// packed), as a new packed image.
   public static func crop(
@@ -60,7 +42,7 @@ public enum ImagePreprocessor {
       throw ModelError(
         code: .invalidImage,
         message: "crop \(rectangle) does not lie inside the \(width)x\(height) image; compute "
-          + "it with centralCrop(width:height:)")
+          + "it with InputFraming.sourceRectangle(width:height:)")
     }
     let rowBytes = rectangle.width * channelCount
     var result = [UInt8]()

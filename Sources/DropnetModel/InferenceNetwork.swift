@@ -17,6 +17,8 @@ public struct InferenceNetwork: Sendable {
   public var classifier: [ClassifierHead.Layer]
   /// Class labels in output order.
   public var labels: [String]
+  /// What part of a photo the app must give the model (how it was trained).
+  public var framing: InputFraming
 
   /// The network of `checkpoint` (its trained head, else its ImageNet logits, or `head` when
   /// given). Throws `ModelError` with `.unsupportedCheckpoint` (another architecture or
@@ -67,6 +69,7 @@ public struct InferenceNetwork: Sendable {
     }
     classifier = try trained.folded(featureCount: MobileNetV1Architecture.featureCount)
     labels = metadata.classLabels
+    framing = InputFraming(checkpoint: checkpoint)
   }
 
   /// Side of the last feature map, which pooling averages (7 at 224).

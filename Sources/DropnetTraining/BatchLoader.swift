@@ -7,8 +7,8 @@ import Foundation
 
 /// One epoch of batches, decoded and augmented on a worker thread ahead of the consumer.
 ///
-/// The worker reads each frame's JPEG, crops and resizes it as `dropnet predict` does
-/// (`ImagePreprocessor`: central 87.5% square, area resize to 224x224), augments it (when
+/// The worker reads each frame's JPEG, frames and resizes it as `dropnet predict` does
+/// (`CheckpointClassifier.networkImage`: the model's `InputFraming`, area resize to 224x224), augments it (when
 /// given an `Augmentation`), and converts the batch to a [N, 224, 224, 3] RGB tensor in
 /// [-1, 1]. Up to `depth` ready batches wait in a bounded queue, so decoding overlaps the
 /// training step; `waitedSeconds` says how long the consumer still waited for the worker.
@@ -32,7 +32,8 @@ public final class BatchLoader: Sendable {
   /// Throws `.invalidSetting` for a bad size or a sample whose label is not in `labels`.
   public init(
     samples: [TrainingSample], labels: [Label], stateFolder: URL, batchSize: Int,
-    augmentation: Augmentation?, shuffle: Bool = true, seed: UInt64 = 0, depth: Int = 2
+    framing: InputFraming, augmentation: Augmentation?, shuffle: Bool = true, seed: UInt64 = 0,
+    depth: Int = 2
   ) throws {
     guard batchSize > 0, depth > 0 else {
       throw TrainingError(
@@ -62,7 +63,7 @@ public final class BatchLoader: Sendable {
     let queue = Queue(depth: depth)
     self.queue = queue
     let job = Job(
-      batches: batches, classIndex: classIndex, stateFolder: stateFolder,
+      batches: batches, classIndex: classIndex, stateFolder: stateFolder, framing: framing,
       augmentation: augmentation, seed: seed ^ 0xA5A5_A5A5_A5A5_A5A5)
     // The thread holds the queue, not the loader, so dropping the loader can stop it.
     let thread = Thread { job.run(into: queue) }
@@ -87,6 +88,7 @@ public final class BatchLoader: Sendable {
     var batches: [[TrainingSample]]
     var classIndex: [Label: Int]
     var stateFolder: URL
+    var framing: InputFraming
     var augmentation: Augmentation?
     var seed: UInt64
 
@@ -106,8 +108,8 @@ public final class BatchLoader: Sendable {
       let side = ImagePreprocessor.inputSize
       var pixels: [[UInt8]] = []
       for sample in samples {
-        let cropped = try CheckpointClassifier.croppedImage(
-          contentsOf: sample.url(in: stateFolder).path)
+        let cropped = try CheckpointClassifier.networkImage(
+          contentsOf: sample.url(in: stateFolder).path, framing: framing)
         let augmented = try augmentation?.apply(to: cropped, using: &random) ?? cropped
         pixels.append(augmented.bytes)
       }

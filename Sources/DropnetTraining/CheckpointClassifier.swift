@@ -12,10 +12,13 @@ public final class CheckpointClassifier {
   public let labels: [String]
   /// The trained head, nil for an ImageNet-style checkpoint.
   public let head: ClassifierHeadModel?
+  /// How images are framed for this model (what it was trained with).
+  public let framing: InputFraming
   private let network: MobileNetV1
 
   /// Builds the network for batches of up to `batchSize` images on `threads` threads.
   public init(checkpoint: Checkpoint, batchSize: Int = 1, threads: Int) throws {
+    framing = InputFraming(checkpoint: checkpoint)
     if checkpoint.hasTrainedHead {
       _ = try checkpoint.trainedHeadWidths()
       head = try ClassifierHeadModel(tensors: checkpoint.tensors)
@@ -41,23 +44,28 @@ public final class CheckpointClassifier {
     return head.probabilities(features: output.features.values).map(Float.init)
   }
 
-  /// The 224x224 BGR image at `path` as the network sees it: decoded by OpenCV,
-  /// centre-cropped to 87.5% of the shorter side (as the weights were evaluated), resized.
-  /// Training's frames go through the same crop (`FeatureCache`, `BatchLoader`).
-  public static func croppedImage(contentsOf path: String) throws -> Image {
+  /// The 224x224 BGR image at `path` as the network sees it: decoded by OpenCV (EXIF
+  /// orientation applied), the part `framing` names (the centred square for Vision's
+  /// `.centerCrop`), resized. Training's frames go through the same function (`FeatureCache`,
+  /// `BatchLoader`).
+  public static func networkImage(contentsOf path: String, framing: InputFraming) throws -> Image {
     let image = try Image(contentsOf: path)
-    let crop = ImagePreprocessor.centralCrop(width: image.width, height: image.height)
-    let cropped = try ImagePreprocessor.crop(
-      image.bytes, width: image.width, height: image.height, to: crop)
+    let source = framing.sourceRectangle(width: image.width, height: image.height)
     let side = ImagePreprocessor.inputSize
-    return try Image(bytes: cropped, width: crop.width, height: crop.height, channelCount: 3)
+    guard
+      source.x != 0 || source.y != 0 || source.width != image.width
+        || source.height != image.height
+    else { return try image.resized(width: side, height: side) }
+    let cropped = try ImagePreprocessor.crop(
+      image.bytes, width: image.width, height: image.height, to: source)
+    return try Image(bytes: cropped, width: source.width, height: source.height, channelCount: 3)
       .resized(width: side, height: side)
   }
 
-  /// One image file as the network's input [1, 224, 224, 3] (see `croppedImage`).
-  public static func input(contentsOf path: String) throws -> HostTensor {
+  /// One image file as the network's input [1, 224, 224, 3] (see `networkImage`).
+  public static func input(contentsOf path: String, framing: InputFraming) throws -> HostTensor {
     let side = ImagePreprocessor.inputSize
     return try ImagePreprocessor.tensor(
-      fromBGR: croppedImage(contentsOf: path).bytes, width: side, height: side)
+      fromBGR: networkImage(contentsOf: path, framing: framing).bytes, width: side, height: side)
   }
 }

@@ -11,7 +11,7 @@ import Foundation
 /// (the frozen base dominates the cost of training the head).
 ///
 /// An entry is keyed by the frame's content identity (SHA-256 of the JPEG) and the copy number:
-/// copy 0 is the frame as `dropnet predict` sees it (central 87.5% crop, area resize to 224);
+/// copy 0 is the frame as `dropnet predict` sees it (`CheckpointClassifier.networkImage`);
 /// copy k > 0 is that image augmented once by `augmentation` with a draw seeded by
 /// (content, k), so a given copy is the same on every run. A renamed or re-extracted frame with
 /// the same bytes hits the cache; a changed frame misses it. Memory: 4 KiB per entry.
@@ -27,6 +27,8 @@ public final class FeatureCache {
     public var copy: Int
   }
 
+  /// How frames are framed before the network (the trained model's `InputFraming`).
+  public let framing: InputFraming
   /// Augmentation of copies 1 and up (nil: only copy 0 may be asked for).
   public let augmentation: Augmentation?
   /// Frames whose features were computed (cache misses) so far.
@@ -40,16 +42,16 @@ public final class FeatureCache {
   private var contentHashes: [String: String] = [:]
   /// Plain (copy 0) entries asked for since the cache was made: what `save` keeps.
   private var usedPlainHashes = Set<String>()
-  /// SHA-256 over the base tensors' names, shapes and values: saved features are valid only
-  /// for the very same base.
+  /// SHA-256 over the framing and the base tensors' names, shapes and values: saved features
+  /// are valid only for the very same base and framing.
   public let baseIdentity: String
 
   /// A cache over the frames in `stateFolder`, using the base network in `baseWeights`
   /// (TF-slim MobileNet v1 names with the 1001-class ImageNet logits, as imported; tensors of
   /// a trained head, `Checkpoint.HeadTensorName`, are ignored).
   public init(
-    baseWeights: [String: HostTensor], stateFolder: URL, augmentation: Augmentation? = nil,
-    batchSize: Int = FeatureCache.defaultBatchSize,
+    baseWeights: [String: HostTensor], stateFolder: URL, framing: InputFraming = .centerCrop,
+    augmentation: Augmentation? = nil, batchSize: Int = FeatureCache.defaultBatchSize,
     threads: Int = ProcessInfo.processInfo.activeProcessorCount
   ) throws {
     if let augmentation {
@@ -63,15 +65,17 @@ public final class FeatureCache {
     // A trained checkpoint (e.g. a warm start's) also holds its head: the base is the rest.
     let base = Checkpoint.baseTensors(of: baseWeights)
     network = try MobileNetV1(weights: base, batchSize: batchSize, threads: threads)
-    baseIdentity = Self.identity(of: base)
+    baseIdentity = Self.identity(of: base, framing: framing)
+    self.framing = framing
     self.stateFolder = stateFolder
     self.augmentation = augmentation
   }
 
-  /// SHA-256 over the base tensors' names, shapes and values (`baseIdentity` of a cache over
-  /// them).
-  public static func identity(of base: [String: HostTensor]) -> String {
+  /// SHA-256 over the framing and the base tensors' names, shapes and values (`baseIdentity`
+  /// of a cache over them).
+  public static func identity(of base: [String: HostTensor], framing: InputFraming) -> String {
     var hasher = SHA256()
+    hasher.update(data: Data("\(framing)\n".utf8))
     for name in base.keys.sorted() {
       let tensor = base[name]!
       hasher.update(data: Data("\(name)\t\(tensor.shape)\n".utf8))
@@ -188,10 +192,10 @@ public final class FeatureCache {
     return hash
   }
 
-  /// BGR bytes, 224x224, cropped as predict does, then augmented for copies above 0.
+  /// BGR bytes, 224x224, framed as predict does, then augmented for copies above 0.
   private func image(of sample: TrainingSample, key: Key) throws -> [UInt8] {
-    let cropped = try CheckpointClassifier.croppedImage(
-      contentsOf: sample.url(in: stateFolder).path)
+    let cropped = try CheckpointClassifier.networkImage(
+      contentsOf: sample.url(in: stateFolder).path, framing: framing)
     guard key.copy > 0, let augmentation else { return cropped.bytes }
     // The draw depends only on the content and the copy number (FNV-1a over both).
     var seed: UInt64 = 0xCBF2_9CE4_8422_2325

@@ -61,7 +61,8 @@ struct ImageBatches: BatchSource {
     let order = Self.epochOrder(training, batchSize: settings.resolvedBatchSize, using: &random)
     let loader = try BatchLoader(
       samples: order, labels: labels, stateFolder: stateFolder,
-      batchSize: settings.resolvedBatchSize, augmentation: settings.augmentation,
+      batchSize: settings.resolvedBatchSize, framing: settings.framing,
+      augmentation: settings.augmentation,
       shuffle: false, seed: random.next())
     self.loader = loader
     return loader.batchCount
@@ -85,7 +86,8 @@ struct ImageBatches: BatchSource {
     snapshot = trained
     return try Self.features(
       of: validation, labels: labels, baseWeights: baseWeights.merging(trained) { _, new in new },
-      stateFolder: stateFolder, batchSize: settings.resolvedBatchSize, threads: settings.threads)
+      stateFolder: stateFolder, framing: settings.framing, batchSize: settings.resolvedBatchSize,
+      threads: settings.threads)
   }
 
   func trainedBaseTensors() throws -> [String: HostTensor] {
@@ -112,7 +114,7 @@ struct ImageBatches: BatchSource {
   /// network of `baseWeights` (batch norm folded with the moving statistics).
   static func features(
     of samples: [TrainingSample], labels: [Label], baseWeights: [String: HostTensor],
-    stateFolder: URL, batchSize: Int, threads: Int
+    stateFolder: URL, framing: InputFraming, batchSize: Int, threads: Int
   ) throws -> [Float] {
     // Inference needs no kept activations, and a training network's may still be alive:
     // batches of at most 16 keep this network's buffers near 100 MB.
@@ -120,7 +122,7 @@ struct ImageBatches: BatchSource {
     let network = try MobileNetV1(weights: baseWeights, batchSize: batchSize, threads: threads)
     let loader = try BatchLoader(
       samples: samples, labels: labels, stateFolder: stateFolder, batchSize: batchSize,
-      augmentation: nil, shuffle: false)
+      framing: framing, augmentation: nil, shuffle: false)
     var features: [Float] = []
     while let batch = try loader.next() {
       features += try network.forward(batch.images).features.values

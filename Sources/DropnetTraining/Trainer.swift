@@ -55,12 +55,18 @@ public struct Trainer {
       let cache =
         try cache
         ?? FeatureCache(
-          baseWeights: start.baseTensors, stateFolder: stateFolder,
+          baseWeights: start.baseTensors, stateFolder: stateFolder, framing: settings.framing,
           augmentation: settings.augmentedCopies > 0 ? settings.augmentation : nil,
           threads: settings.threads)
       if settings.augmentedCopies > 0 && cache.augmentation == nil {
         throw TrainingError(
           .invalidSetting, "augmented copies need a FeatureCache made with an augmentation")
+      }
+      guard cache.framing == settings.framing else {
+        throw TrainingError(
+          .invalidSetting,
+          "the feature cache frames images as \(cache.framing), the settings as \(settings.framing)"
+        )
       }
       source = try FeatureBatches(
         split: split, classIndex: classIndex, classWeights: classWeights, cache: cache,
@@ -133,7 +139,8 @@ public struct Trainer {
         ($0, $1)
       })
     return TrainingResult(
-      mode: settings.mode, labels: labels, history: history, bestEpoch: best!.epoch,
+      mode: settings.mode, framing: settings.framing, labels: labels, history: history,
+      bestEpoch: best!.epoch,
       bestHead: best!.head, bestBaseTensors: best!.base, split: split,
       validationClasses: validationClasses, validationPredictions: best!.predictions,
       datasetHash: datasetHash, featureSeconds: source.featureSeconds,
@@ -152,7 +159,7 @@ public struct Trainer {
     let classIndex = Dictionary(uniqueKeysWithValues: labels.enumerated().map { ($1, $0) })
     let features = try ImageBatches.features(
       of: samples, labels: labels, baseWeights: checkpoint.baseTensors, stateFolder: stateFolder,
-      batchSize: 16, threads: threads)
+      framing: InputFraming(checkpoint: checkpoint), batchSize: 16, threads: threads)
     return try ClassifierHeadModel(tensors: checkpoint.tensors).evaluate(
       features: features, classIndices: samples.map { classIndex[$0.label]! },
       classWeights: Array(repeating: 1, count: labels.count)

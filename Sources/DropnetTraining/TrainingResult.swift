@@ -8,6 +8,8 @@ import Foundation
 public struct TrainingResult: Sendable {
   /// What trained.
   public var mode: FineTuneMode
+  /// How frames were framed (what the phone must give the model).
+  public var framing: InputFraming
   /// The classes in network order (index i = output i).
   public var labels: [Label]
   /// Every epoch's numbers.
@@ -42,7 +44,9 @@ public struct TrainingResult: Sendable {
   /// included) with the trained base tensors and the kept head, labels in output order and
   /// `facts` in the metadata.
   public func checkpoint(from start: Checkpoint, facts: [String: String] = [:]) -> Checkpoint {
-    start.trained(
+    var facts = facts
+    facts[InputFraming.metadataKey] = framing.rawValue
+    return start.trained(
       base: bestBaseTensors, head: bestHead.tensors, labels: labels.map(\.name), facts: facts)
   }
 }

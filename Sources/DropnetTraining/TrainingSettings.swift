@@ -8,6 +8,9 @@ import Foundation
 public struct TrainingSettings: Sendable, Hashable {
   /// What trains: the head on cached features, or the base too on live images.
   public var mode = FineTuneMode.head
+  /// How frames are framed for the network: the view the app gives the exported model
+  /// (Vision's `.centerCrop` by default), the same for training, validation and prediction.
+  public var framing = InputFraming.centerCrop
   /// Passes over the training frames.
   public var epochs = 30
   /// Examples per SGD step; nil takes the mode's default (`defaultBatchSize`).

@@ -11,10 +11,12 @@ struct PredictCommand: ParsableCommand {
     commandName: "predict",
     abstract: "Classify images with the ImageNet model or a dropnet checkpoint.",
     discussion: """
-      Each image is decoded with OpenCV, converted to RGB, centre-cropped to 87.5% of its
-      shorter side, resized to 224x224 and scaled to [-1, 1]: what the weights were trained
-      with. `--model imagenet` is the imported ImageNet MobileNet v1 (import it once with
-      `dropnet weights import`); a path names a checkpoint (.safetensors).
+      Each image is decoded with OpenCV, framed as the model was trained (its input framing: \
+      the centred square for iOS Vision's default `.centerCrop`, the whole image squashed for \
+      `.scaleFill`), resized to 224x224 and scaled to [-1, 1]: the view the app gives the \
+      exported model, so these are the phone's probabilities. `--model imagenet` is the \
+      imported ImageNet MobileNet v1 (import it once with `dropnet weights import`); a path \
+      names a checkpoint (.safetensors).
       """
   )
 
@@ -68,7 +70,8 @@ struct PredictCommand: ParsableCommand {
     var failed = false
     for imagePath in images {
       do {
-        let input = try Self.input(imagePath)
+        let input = try CheckpointClassifier.input(
+          contentsOf: imagePath, framing: classifier.framing)
         let probabilities = try classifier.probabilities(input)
         let ranked = probabilities.indices.sorted { probabilities[$0] > probabilities[$1] }
         predictions.append(
@@ -93,10 +96,5 @@ struct PredictCommand: ParsableCommand {
       }
     }
     if failed { throw ExitCode(1) }
-  }
-
-  /// Decodes, centre-crops, resizes and scales one image to [1, 224, 224, 3].
-  static func input(_ path: String) throws -> HostTensor {
-    try CheckpointClassifier.input(contentsOf: path)
   }
 }

@@ -76,6 +76,8 @@ struct ServeCommand: ParsableCommand {
   var maxFramesPerClass: Int?
   @Option(name: .long, help: "training.two_speed: fast pass first (true/false).")
   var twoSpeed: Bool?
+  @Option(name: .long, help: "training.framing: center_crop (Vision's default) or scale_fill.")
+  var framing: String?
   @Option(name: .long, help: "publish.gate: refuse models worse than the published one.")
   var gate: Bool?
   @Option(name: .long, help: "publish.gate_margin: accuracy a new model may lose.")
@@ -115,6 +117,7 @@ struct ServeCommand: ParsableCommand {
     put("training.min_frames_per_class", minFramesPerClass.map { .integer($0) })
     put("training.max_frames_per_class", maxFramesPerClass.map { .integer($0) })
     put("training.two_speed", twoSpeed.map { .bool($0) })
+    put("training.framing", framing.map { .string($0) })
     put("publish.gate", gate.map { .bool($0) })
     put("publish.gate_margin", gateMargin.map { .double($0) })
     put("watch.settle", settle.map { .string($0) })

@@ -42,6 +42,13 @@ struct TrainCommand: ParsableCommand {
   @Option(name: .long, help: "Engine threads (default: all cores).")
   var threads: Int?
 
+  @Option(
+    name: .long,
+    help:
+      "How a photo becomes the model's input, as the app asks iOS Vision for it: center_crop (Vision's default .centerCrop: the centred square) or scale_fill (.scaleFill: the whole photo squashed). Training, validation and predict all use it."
+  )
+  var framing: String = InputFraming.centerCrop.rawValue
+
   @Flag(
     name: .long, inversion: .prefixedNo,
     help: "Augment frames on the fly (base-training modes; head mode uses plain frames).")
@@ -94,6 +101,9 @@ struct TrainCommand: ParsableCommand {
       throw ValidationError("--split must be leak-free or random-frames")
     }
     if epochs < 1 { throw ValidationError("--epochs must be at least 1") }
+    if InputFraming(rawValue: framing) == nil {
+      throw ValidationError("--framing must be center_crop or scale_fill")
+    }
     if !(0.05...0.9).contains(validation) {
       throw ValidationError("--validation must be within 0.05-0.9")
     }
@@ -175,6 +185,7 @@ struct TrainCommand: ParsableCommand {
     settings.batchSize = batchSize
     settings.threads = threads ?? settings.threads
     settings.augmentation = augment ? Augmentation() : nil
+    settings.framing = InputFraming(rawValue: framing) ?? .centerCrop
     return settings
   }
 

@@ -77,8 +77,8 @@ final class TrainedHeadExportTests: XCTestCase {
       for name in try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted()
       where name.hasSuffix(".jpg") {
         images.append(
-          try CheckpointClassifier.croppedImage(
-            contentsOf: folder.appendingPathComponent(name).path
+          try CheckpointClassifier.networkImage(
+            contentsOf: folder.appendingPathComponent(name).path, framing: .centerCrop
           ).bytes)
       }
     }

@@ -5,20 +5,25 @@ import XCTest
 @testable import DropnetModel
 
 final class ImagePreprocessorTests: XCTestCase {
-  func testCentralCropOfLandscapeAndPortraitFrames() {
-    // 1920x1080: side = round(0.875 * 1080) = 945, centred.
+  func testFramingNamesWhatVisionGivesTheModel() {
+    typealias Row = (
+      framing: InputFraming, width: Int, height: Int, expected: ImagePreprocessor.CropRectangle
+    )
+    let table: [Row] = [
+      // .centerCrop: the centred square of the shorter side.
+      (.centerCrop, 1920, 1080, .init(x: 420, y: 0, width: 1080, height: 1080)),
+      (.centerCrop, 300, 451, .init(x: 0, y: 75, width: 300, height: 300)),
+      (.centerCrop, 480, 480, .init(x: 0, y: 0, width: 480, height: 480)),
+      (.centerCrop, 1, 1, .init(x: 0, y: 0, width: 1, height: 1)),
+      // .scaleFill: everything, squashed later.
+      (.scaleFill, 1920, 1080, .init(x: 0, y: 0, width: 1920, height: 1080)),
+    ]
+    for row in table {
+      XCTAssertEqual(
+        row.framing.sourceRectangle(width: row.width, height: row.height), row.expected, "\(row)")
+    }
     XCTAssertEqual(
-      ImagePreprocessor.centralCrop(width: 1920, height: 1080),
-      .init(x: 487, y: 67, width: 945, height: 945))
-    XCTAssertEqual(
-      ImagePreprocessor.centralCrop(width: 300, height: 451),
-      .init(x: 18, y: 94, width: 263, height: 263))
-    XCTAssertEqual(
-      ImagePreprocessor.centralCrop(width: 224, height: 224, fraction: 1),
-      .init(x: 0, y: 0, width: 224, height: 224))
-    XCTAssertEqual(
-      ImagePreprocessor.centralCrop(width: 1, height: 1),
-      .init(x: 0, y: 0, width: 1, height: 1))
+      InputFraming.centerCrop.visionOption, "request.imageCropAndScaleOption = .centerCrop")
   }
 
   func testCropCopiesTheRightPixels() throws {

@@ -19,6 +19,7 @@ final class BatchLoaderTests: XCTestCase {
     let samples = Array(split.training.prefix(11))
     let loader = try BatchLoader(
       samples: samples, labels: split.labels, stateFolder: dataset.stateFolder, batchSize: 4,
+      framing: .centerCrop,
       augmentation: nil, shuffle: false)
     let batches = try everyBatch(loader)
     XCTAssertEqual(loader.batchCount, 3)
@@ -34,7 +35,7 @@ final class BatchLoaderTests: XCTestCase {
     // Without augmentation each image is exactly what `dropnet predict` feeds the network.
     let path = samples[5].url(in: dataset.stateFolder).path
     let image = try Image(contentsOf: path)
-    let crop = ImagePreprocessor.centralCrop(width: image.width, height: image.height)
+    let crop = InputFraming.centerCrop.sourceRectangle(width: image.width, height: image.height)
     let expected = try ImagePreprocessor.tensor(
       fromBGR: try Image(
         bytes: ImagePreprocessor.crop(
@@ -54,6 +55,7 @@ final class BatchLoaderTests: XCTestCase {
       try everyBatch(
         BatchLoader(
           samples: samples, labels: split.labels, stateFolder: dataset.stateFolder, batchSize: 3,
+          framing: .centerCrop,
           augmentation: Augmentation(), seed: seed))
     }
     let first = try epoch(seed: 1)
@@ -75,7 +77,8 @@ final class BatchLoaderTests: XCTestCase {
     missing.frameIndex = 999_999
     let loader = try BatchLoader(
       samples: Array(split.training.prefix(2)) + [missing], labels: split.labels,
-      stateFolder: dataset.stateFolder, batchSize: 2, augmentation: nil, shuffle: false)
+      stateFolder: dataset.stateFolder, batchSize: 2, framing: .centerCrop, augmentation: nil,
+      shuffle: false)
     XCTAssertEqual(try loader.next()?.samples.count, 2)
     XCTAssertThrowsError(try loader.next()) { XCTAssertTrue($0 is MediaError, "\($0)") }
     XCTAssertNil(try loader.next())
@@ -87,11 +90,11 @@ final class BatchLoaderTests: XCTestCase {
     XCTAssertThrowsError(
       try BatchLoader(
         samples: split.training, labels: split.labels, stateFolder: dataset.stateFolder,
-        batchSize: 0, augmentation: nil))
+        batchSize: 0, framing: .centerCrop, augmentation: nil))
     XCTAssertThrowsError(
       try BatchLoader(
         samples: split.training, labels: [split.labels[0]], stateFolder: dataset.stateFolder,
-        batchSize: 4, augmentation: nil)
+        batchSize: 4, framing: .centerCrop, augmentation: nil)
     ) { XCTAssertEqual(($0 as? TrainingError)?.code, .invalidSetting) }
   }
 }

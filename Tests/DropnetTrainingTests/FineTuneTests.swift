@@ -61,7 +61,8 @@ final class FineTuneTests: XCTestCase {
       .lossWeights()
     let features = try ImageBatches.features(
       of: result.split.validation, labels: result.labels, baseWeights: read.baseTensors,
-      stateFolder: dataset.stateFolder, batchSize: settings.resolvedBatchSize,
+      stateFolder: dataset.stateFolder, framing: settings.framing,
+      batchSize: settings.resolvedBatchSize,
       threads: settings.threads)
     let validation = head.evaluate(
       features: features, classIndices: result.validationClasses, classWeights: classWeights)

@@ -133,7 +133,7 @@ final class HeadTrainingTests: XCTestCase {
     var images: [[UInt8]] = []
     for (path, _) in paths {
       let image = try Image(contentsOf: path)
-      let crop = ImagePreprocessor.centralCrop(width: image.width, height: image.height)
+      let crop = InputFraming.centerCrop.sourceRectangle(width: image.width, height: image.height)
       let cropped = try ImagePreprocessor.crop(
         image.bytes, width: image.width, height: image.height, to: crop)
       images.append(
