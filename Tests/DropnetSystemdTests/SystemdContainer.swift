@@ -37,7 +37,7 @@ final class SystemdContainer {
     }
     Self.removeStaleCgroups()
     folder = try TestFiles.temporaryFolder("systemd")
-    name = "dropnet-test-\(getpid())-\(folder.lastPathComponent.suffix(8))"
+    name = "dropnet-test-\(getpid())-\(folder.lastPathComponent.suffix(8).lowercased())"
     let notify = try DatagramListener(path: folder.appendingPathComponent("notify.sock").path)
     let log = folder.appendingPathComponent("nspawn.log")
     guard FileManager.default.createFile(atPath: log.path, contents: nil) else {
@@ -65,7 +65,8 @@ final class SystemdContainer {
     var ready = false
     while !ready, process.isRunning, clock.now < deadline {
       // One second at a time: a failed boot ends nspawn without a message.
-      guard let message = notify.receive(within: min(.seconds(1), deadline - clock.now)) else {
+      guard let message = notify.receive(within: max(.zero, min(.seconds(1), deadline - clock.now)))
+      else {
         continue
       }
       for line in message.split(separator: "\n") {

@@ -55,7 +55,8 @@ struct UnitJournal {
         throw TestFiles.Missing("\(unit)'s StatusText is still \"\(text)\" after \(limit)")
       }
       _ = try Journald.follow(
-        ["--unit=\(unit)"], after: newest, within: min(.seconds(1), deadline - clock.now),
+        ["--unit=\(unit)"], after: newest,
+        within: max(.zero, min(.seconds(1), deadline - clock.now)),
         launcher: container.launcher
       ) { !$0.isEmpty }
     }

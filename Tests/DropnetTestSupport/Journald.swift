@@ -34,7 +34,8 @@ public enum Journald {
     let clock = ContinuousClock()
     let deadline = clock.now + .seconds(20)
     while clock.now < deadline {
-      guard let message = listener.receive(within: deadline - clock.now) else { break }
+      // Never negative: poll() takes a negative timeout as "wait forever".
+      guard let message = listener.receive(within: max(.zero, deadline - clock.now)) else { break }
       if message.split(separator: "\n").contains("READY=1") { return process }
     }
     process.terminate()
@@ -93,7 +94,8 @@ public enum Journald {
     let clock = ContinuousClock()
     let deadline = clock.now + limit
     while !until(entries), clock.now < deadline {
-      let (seconds, attoseconds) = (deadline - clock.now).components
+      // Never negative: poll() takes a negative timeout as "wait forever".
+      let (seconds, attoseconds) = max(.zero, deadline - clock.now).components
       var waiting = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
       let milliseconds = Int32(seconds * 1000 + attoseconds / 1_000_000_000_000_000)
       guard poll(&waiting, 1, milliseconds) == 1 else { break }
