@@ -235,6 +235,13 @@ let package = Package(
       swiftSettings: strictSwift
     ),
     .testTarget(
+      name: "DropnetSystemdTests",
+      dependencies: ["DropnetCoreML", "DropnetTestSupport"],
+      // The container's boot script is run from the source tree.
+      exclude: ["boot-container.sh"],
+      swiftSettings: strictSwift
+    ),
+    .testTarget(
       name: "DropnetEngineTests",
       dependencies: ["DropnetEngine", "DropnetArchitecture"],
       swiftSettings: strictSwift

@@ -13,6 +13,8 @@ packages=(
   opencv-doc           # OpenCV's sample videos and photos (tests), ImageNet class names
   gcompris-qt-data     # public-domain photos the example movies are made from
   python3-venv         # examples/python-env.sh: PyPI packages for tests and benchmarks
+  systemd              # journald for the daemon tests; systemd-analyze for the unit tests
+  systemd-container    # systemd-nspawn: DropnetSystemdTests boots a real systemd
 )
 
 missing=()

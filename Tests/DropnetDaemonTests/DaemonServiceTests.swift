@@ -229,7 +229,7 @@ final class DaemonServiceTests: XCTestCase {
     try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
     guard getuid() == 0,
       try runTool("/bin/mount", ["-t", "tmpfs", "-o", "size=48m", "tmpfs", output.path]) == 0
-    else { throw XCTSkip("mounting a tmpfs needs root") }
+    else { throw RequiredEnvironment.unavailable("mounting a tmpfs needs root") }
     defer { _ = try? runTool("/bin/umount", ["-l", output.path]) }
     let harness = try ServiceHarness(output: output)
     try harness.start(["--two-speed", "false"])

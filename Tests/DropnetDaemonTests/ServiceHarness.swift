@@ -22,7 +22,9 @@ final class ServiceHarness {
 
   /// A temporary drop/state/output layout and a notify socket; starts journald if needed.
   init(output: URL? = nil) throws {
-    guard getuid() == 0 else { throw XCTSkip("starting systemd-journald needs root") }
+    guard getuid() == 0 else {
+      throw RequiredEnvironment.unavailable("starting systemd-journald needs root")
+    }
     folder = try TestFiles.temporaryFolder("serve")
     drop = folder.appendingPathComponent("drop")
     state = folder.appendingPathComponent("state")

@@ -34,7 +34,8 @@ public enum Journald {
     let clock = ContinuousClock()
     let deadline = clock.now + .seconds(20)
     while clock.now < deadline {
-      guard let message = listener.receive(within: deadline - clock.now) else { break }
+      // Never negative: poll() takes a negative timeout as "wait forever".
+      guard let message = listener.receive(within: max(.zero, deadline - clock.now)) else { break }
       if message.split(separator: "\n").contains("READY=1") { return process }
     }
     process.terminate()
@@ -42,10 +43,19 @@ public enum Journald {
     throw TestFiles.Missing("systemd-journald did not report READY=1 within 20 s")
   }
 
+  /// The journalctl command line for `arguments`: this machine's journalctl, or journalctl run
+  /// through `launcher` (e.g. `nsenter -t PID -a -F`, for a container's journal).
+  static func journalctl(_ arguments: [String], launcher: [String]) -> (URL, [String]) {
+    guard let first = launcher.first else { return (journalctl, arguments) }
+    return (URL(fileURLWithPath: first), launcher.dropFirst() + ["journalctl"] + arguments)
+  }
+
   /// The cursor of the journal's newest entry, nil when it has none: `follow(after:)` then
-  /// reads only the entries logged later.
-  public static func cursor() throws -> String? {
-    let newest = try ChildProcess.run(journalctl, ["--lines=1", "--output=json", "--no-pager"])
+  /// reads only the entries logged later. `launcher`: see `journalctl(_:launcher:)`.
+  public static func cursor(launcher: [String] = []) throws -> String? {
+    let (executable, arguments) = journalctl(
+      ["--lines=1", "--output=json", "--no-pager"], launcher: launcher)
+    let newest = try ChildProcess.run(executable, arguments)
     return newest.output.split(separator: "\n").lazy.compactMap {
       (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["__CURSOR"]
         as? String
@@ -54,21 +64,22 @@ public enum Journald {
 
   /// Follows the journal (`journalctl --follow -o json`) until `until` holds for the entries
   /// matching all `matches` and logged after the entry at `cursor` (all when nil), or `limit`
-  /// has passed; returns their fields as text.
+  /// has passed; returns their fields as text. `launcher`: see `journalctl(_:launcher:)`.
   ///
   /// `cursor` matters when matching on `_PID`: the journal keeps older processes' entries, and
   /// a pid is reused once the kernel's pid counter wraps (32768 by default).
   public static func follow(
     _ matches: [String], after cursor: String? = nil, within limit: Duration,
-    until: ([[String: String]]) -> Bool
+    launcher: [String] = [], until: ([[String: String]]) -> Bool
   ) throws -> [[String: String]] {
-    let process = Process()
-    process.executableURL = journalctl
-    process.arguments =
+    let (executable, arguments) = journalctl(
       ["--follow", "--lines=all", "--output=json", "--no-pager"]
-      // Not --after-cursor: with matches, it also skips the first matching entry after the
-      // cursor (journalctl skips one entry past wherever the seek lands).
-      + (cursor.map { ["--cursor=\($0)"] } ?? []) + matches
+        // Not --after-cursor: with matches, it also skips the first matching entry after the
+        // cursor (journalctl skips one entry past wherever the seek lands).
+        + (cursor.map { ["--cursor=\($0)"] } ?? []) + matches, launcher: launcher)
+    let process = Process()
+    process.executableURL = executable
+    process.arguments = arguments
     let output = Pipe()
     process.standardOutput = output
     process.standardError = FileHandle.nullDevice
@@ -83,7 +94,8 @@ public enum Journald {
     let clock = ContinuousClock()
     let deadline = clock.now + limit
     while !until(entries), clock.now < deadline {
-      let (seconds, attoseconds) = (deadline - clock.now).components
+      // Never negative: poll() takes a negative timeout as "wait forever".
+      let (seconds, attoseconds) = max(.zero, deadline - clock.now).components
       var waiting = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
       let milliseconds = Int32(seconds * 1000 + attoseconds / 1_000_000_000_000_000)
       guard poll(&waiting, 1, milliseconds) == 1 else { break }
