@@ -236,7 +236,7 @@ let package = Package(
     ),
     .testTarget(
       name: "DropnetSystemdTests",
-      dependencies: ["DropnetCoreML", "DropnetTestSupport"],
+      dependencies: ["DropnetCoreML", "DropnetCoreMLReader", "DropnetTestSupport"],
       // The container's boot script is run from the source tree.
       exclude: ["boot-container.sh"],
       swiftSettings: strictSwift

@@ -1,4 +1,5 @@
 import DropnetCoreML
+import DropnetCoreMLReader
 import DropnetTestSupport
 import Foundation
 import XCTest
