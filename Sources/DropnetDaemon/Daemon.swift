@@ -459,20 +459,26 @@ public final class Daemon {
         )
       }
     }
+    // Held-out photos, when there are some, judge both models as the phone would.
+    let heldOut = heldOutScores(candidate: outcome.checkpoint, published: published)
+    let onHeldOut = heldOut.candidate != nil && (heldOut.published != nil || record == nil)
     let gate = PublishGate(enabled: configuration.gate, margin: configuration.gateMargin)
     let decision = gate.decide(
-      candidateAccuracy: outcome.validationAccuracy,
-      publishedAccuracy: scoredNow ?? record?.validationAccuracy,
-      publishedScoredNow: scoredNow != nil,
+      candidateAccuracy: onHeldOut ? heldOut.candidate!.accuracy : outcome.validationAccuracy,
+      publishedAccuracy: onHeldOut
+        ? heldOut.published?.accuracy : (scoredNow ?? record?.validationAccuracy),
+      publishedScoredNow: onHeldOut || scoredNow != nil,
       sameClasses: record.map {
         PublishGate.sameClasses(published: $0.labels, candidate: outcome.labels)
-      } ?? false, forced: plan.bypassesGate)
+      } ?? false, forced: plan.bypassesGate, onHeldOutPhotos: onHeldOut)
+    let heldOutText = heldOut.candidate.map { "\($0.accuracy)" } ?? ""
     let accuracy = "\(outcome.validationAccuracy)"
     guard decision.publish else {
       logger.notice(
         "rejected: \(decision.reason)",
         metadata: [
           "event": "rejected", "pass": "\(pass.rawValue)", "val_accuracy": "\(accuracy)",
+          "heldout_accuracy": "\(heldOutText)",
           "published_val_accuracy": "\(scoredNow ?? record?.validationAccuracy ?? 0)",
           "model_version": "\(record?.version ?? 0)",
         ])
@@ -484,15 +490,19 @@ public final class Daemon {
     }
     do {
       updateStatus(.publishing, "publishing \(configuration.modelName)")
-      let summary = try publisher.publish(outcome.checkpoint)
+      var checkpoint = outcome.checkpoint
+      checkpoint.metadata.extra[HeldOutPhotos.accuracyKey] = heldOut.candidate.map {
+        String($0.accuracy)
+      }
+      let summary = try publisher.publish(checkpoint)
       let model = PublishedModel(
         version: summary.exportVersion, labels: outcome.labels,
         validationAccuracy: outcome.validationAccuracy, validationLoss: outcome.validationLoss,
         pass: pass, mode: plan.mode, publishedAt: DaemonStatus.now(), datasetDigest: digest,
-        modelSHA256: summary.modelSHA256)
+        modelSHA256: summary.modelSHA256, heldOutAccuracy: heldOut.candidate?.accuracy)
       // The checkpoint first: a record always names a checkpoint at least as new.
       do {
-        try outcome.checkpoint.write(
+        try checkpoint.write(
           to: stateFolder.appendingPathComponent(PublishedModel.checkpointFileName))
       } catch {
         throw DaemonError(.folder, "cannot keep the published checkpoint: \(error)")
@@ -509,7 +519,7 @@ public final class Daemon {
         metadata: [
           "event": "published", "pass": "\(pass.rawValue)",
           "model_version": "\(model.version)", "val_accuracy": "\(accuracy)",
-          "label": "\(model.labels.joined(separator: ","))",
+          "heldout_accuracy": "\(heldOutText)", "label": "\(model.labels.joined(separator: ","))",
         ])
     } catch {
       logger.error(
@@ -519,6 +529,32 @@ public final class Daemon {
         result: outcome)
       onceFailure = "publishing failed: \(error)"
     }
+  }
+
+  /// The held-out photos' scores of the candidate and the published model (nil where there
+  /// are no photos of its classes, or they cannot be read: logged).
+  private func heldOutScores(candidate: Checkpoint, published: Checkpoint?) -> (
+    candidate: HeldOutPhotos.Score?, published: HeldOutPhotos.Score?
+  ) {
+    let photos = HeldOutPhotos(folder: URL(fileURLWithPath: configuration.resolvedHeldOutFolder))
+    guard !photos.isEmpty else { return (nil, nil) }
+    func score(_ checkpoint: Checkpoint, _ which: String) -> HeldOutPhotos.Score? {
+      do {
+        return try photos.score(checkpoint, threads: threads)
+      } catch {
+        logger.warning(
+          "cannot score the \(which) model on the held-out photos in \(configuration.resolvedHeldOutFolder): \(error)"
+        )
+        return nil
+      }
+    }
+    let candidateScore = score(candidate, "new")
+    if let candidateScore {
+      logger.info(
+        "held-out photos: \(candidateScore.correct)/\(candidateScore.total) right",
+        metadata: ["heldout_accuracy": "\(candidateScore.accuracy)"])
+    }
+    return (candidateScore, published.flatMap { score($0, "published") })
   }
 
   // MARK: Status
@@ -552,7 +588,8 @@ public final class Daemon {
     var line = "idle: \(status.classes.count) classes, \(frames) frames"
     if let published = status.published {
       line +=
-        ", model v\(published.version) (val acc \(PublishGate.format(published.validationAccuracy)))"
+        ", model v\(published.version) (val acc \(PublishGate.format(published.validationAccuracy))"
+        + (published.heldOutAccuracy.map { ", held-out \(PublishGate.format($0))" } ?? "") + ")"
     } else {
       line += ", no model yet"
     }

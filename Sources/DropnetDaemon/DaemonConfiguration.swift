@@ -33,8 +33,16 @@ public struct DaemonConfiguration: Sendable, Equatable {
   public var dropFolder = "/srv/dropnet/drop"
   /// Manifest, frames, checkpoints, status.json, the pid file.
   public var stateFolder = "/var/lib/dropnet"
+  /// Held-out photos (`<label>/<photo>`) scored at every publish; empty: `.heldout` in the
+  /// drop folder.
+  public var heldOutFolder = ""
   /// Where `<name>.mlmodel`, `<name>.json` and `versions/` are published.
   public var outputFolder = "/srv/dropnet/models"
+  /// The held-out photos folder in force.
+  public var resolvedHeldOutFolder: String {
+    heldOutFolder.isEmpty
+      ? URL(fileURLWithPath: dropFolder).appendingPathComponent(".heldout").path : heldOutFolder
+  }
   // [model]
   /// The published file is `<modelName>.mlmodel`.
   public var modelName = "DropnetClassifier"
@@ -146,7 +154,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
 
   /// Every key, in file order.
   public static let keys = [
-    "folders.drop", "folders.state", "folders.output", "model.name", "model.versions_kept",
+    "folders.drop", "folders.state", "folders.output", "folders.heldout", "model.name",
+    "model.versions_kept",
     "extraction.frame_rate", "extraction.max_frames", "extraction.max_side",
     "extraction.quality_filter", "training.fine_tune", "training.fast_epochs",
     "training.epochs_fresh", "training.epochs_incremental", "training.batch_size",
@@ -213,6 +222,12 @@ public struct DaemonConfiguration: Sendable, Equatable {
         throw fail("expected 1-64 letters, digits, _ or -")
       }
       modelName = name
+    case "folders.heldout":
+      let path = try string()
+      guard path.isEmpty || path.hasPrefix("/") else {
+        throw fail("expected an absolute path, or \"\" for .heldout in the drop folder")
+      }
+      heldOutFolder = path
     case "model.versions_kept": versionsKept = try integer(1...1000)
     case "extraction.frame_rate": frameRate = try double(0.01...240)
     case "extraction.max_frames": maximumFramesPerMovie = try integer(1...100_000)

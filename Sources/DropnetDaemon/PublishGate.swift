@@ -30,16 +30,22 @@ public struct PublishGate: Sendable, Equatable {
   ///     `publishedScoredNow`), nil when nothing is published.
   ///   - sameClasses: whether the candidate has the published model's classes.
   ///   - forced: a rebuild, which always publishes.
+  ///   - onHeldOutPhotos: the accuracies are on the held-out photos (both models scored now),
+  ///     not on validation frames.
   public func decide(
     candidateAccuracy: Double, publishedAccuracy: Double?, publishedScoredNow: Bool,
-    sameClasses: Bool, forced: Bool
+    sameClasses: Bool, forced: Bool, onHeldOutPhotos: Bool = false
   ) -> Decision {
     let candidate = Self.format(candidateAccuracy)
+    let measure = onHeldOutPhotos ? "held-out acc" : "val acc"
     guard let published = publishedAccuracy else {
-      return Decision(publish: true, reason: "first model (val acc \(candidate))")
+      return Decision(publish: true, reason: "first model (\(measure) \(candidate))")
     }
-    let basis = publishedScoredNow ? "on the current validation set" : "as stored"
-    let figures = "new val acc \(candidate), published \(Self.format(published)) \(basis)"
+    let basis =
+      onHeldOutPhotos
+      ? "on the held-out photos"
+      : (publishedScoredNow ? "on the current validation set" : "as stored")
+    let figures = "new \(measure) \(candidate), published \(Self.format(published)) \(basis)"
     if forced { return Decision(publish: true, reason: "rebuild bypasses the gate: \(figures)") }
     if !sameClasses { return Decision(publish: true, reason: "classes changed: \(figures)") }
     if !enabled { return Decision(publish: true, reason: "gate off: \(figures)") }

@@ -24,12 +24,15 @@ public struct PublishedModel: Codable, Sendable, Equatable {
   public var datasetDigest: String
   /// SHA-256 of the published .mlmodel.
   public var modelSHA256: String
+  /// Accuracy on the held-out photos when it was published (nil without held-out photos).
+  public var heldOutAccuracy: Double?
 
   public init(
     version: Int, labels: [String], validationAccuracy: Double, validationLoss: Double,
     pass: ServicePlanner.Pass, mode: FineTuneMode, publishedAt: String, datasetDigest: String,
-    modelSHA256: String
+    modelSHA256: String, heldOutAccuracy: Double? = nil
   ) {
+    self.heldOutAccuracy = heldOutAccuracy
     self.version = version
     self.labels = labels
     self.validationAccuracy = validationAccuracy

@@ -58,6 +58,7 @@ public struct DatasetBuilder {
     defer { withExtendedLifetime(lock) {} }
     try createFolder(framesFolder)
     var manifest = try Manifest.load(from: stateFolder)
+    manifest.dropFolder = dropFolder.root.standardizedFileURL.path
     let scan = try dropFolder.scan()
     var summary = Summary(manifest: manifest)
     summary.skipped = scan.skipped

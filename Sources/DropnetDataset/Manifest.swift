@@ -10,6 +10,8 @@ public struct Manifest: Codable, Sendable, Equatable {
   public var movies: [String: MovieRecord] = [:]
   /// Movies that failed, by path; a failure does not remove an earlier good extraction.
   public var failures: [String: FailureRecord] = [:]
+  /// The drop folder the movies were extracted from (absolute), when known.
+  public var dropFolder: String?
 
   public init() {}
 

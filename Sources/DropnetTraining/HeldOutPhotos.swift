@@ -35,6 +35,9 @@ public struct HeldOutPhotos: Sendable, Equatable {
     public var unknownLabels: [String]
   }
 
+  /// The checkpoint metadata key (and exported models' metadata key) of the held-out accuracy.
+  public static let accuracyKey = "heldout_accuracy"
+
   /// Image files read (any letter case).
   public static let extensions: Set<String> = ["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff"]
 

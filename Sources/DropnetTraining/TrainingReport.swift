@@ -115,11 +115,16 @@ public struct TrainingReport: Codable, Sendable, Equatable {
   public var settings: Settings
   /// The run's timings.
   public var timings: Timings
+  /// The kept model on held-out photos (never trained on), through the model's own framing;
+  /// nil when there were none.
+  public var heldOut: HeldOutPhotos.Score?
 
   /// The report of a `Trainer` run; `totalSeconds` is the caller's wall clock.
   public init(
-    result: TrainingResult, settings: Settings, totalSeconds: Double? = nil
+    result: TrainingResult, settings: Settings, totalSeconds: Double? = nil,
+    heldOut: HeldOutPhotos.Score? = nil
   ) {
+    self.heldOut = heldOut
     let metrics = ClassificationMetrics(
       trueClasses: result.validationClasses, predictedClasses: result.validationPredictions,
       classCount: result.labels.count)

@@ -50,6 +50,10 @@ struct ServeCommand: ParsableCommand {
   var state: String?
   @Option(name: .long, help: "folders.output: where the model is published.")
   var output: String?
+  @Option(
+    name: .long,
+    help: "folders.heldout: held-out photos, <label>/<photo> (default: DROP/.heldout).")
+  var heldout: String?
   @Option(name: .long, help: "model.name: the published file is <name>.mlmodel.")
   var name: String?
   @Option(name: .long, help: "model.versions_kept: versions kept in OUTPUT/versions.")
@@ -104,6 +108,7 @@ struct ServeCommand: ParsableCommand {
     put("folders.drop", drop.map { .string(Self.absolute($0)) })
     put("folders.state", state.map { .string(Self.absolute($0)) })
     put("folders.output", output.map { .string(Self.absolute($0)) })
+    put("folders.heldout", heldout.map { .string(Self.absolute($0)) })
     put("model.name", name.map { .string($0) })
     put("model.versions_kept", versionsKept.map { .integer($0) })
     put("extraction.frame_rate", frameRate.map { .double($0) })

@@ -74,6 +74,7 @@ struct StatusCommand: ParsableCommand {
         "published: v\(published.version) at \(published.publishedAt), "
           + "\(published.labels.count) classes (\(published.labels.joined(separator: ", "))), "
           + "val acc \(String(format: "%.3f", published.validationAccuracy)), "
+          + (published.heldOutAccuracy.map { "held-out acc \(String(format: "%.3f", $0)), " } ?? "")
           + "\(published.pass) pass (\(published.mode))")
     } else {
       print("published: nothing yet")

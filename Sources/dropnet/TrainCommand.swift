@@ -82,6 +82,13 @@ struct TrainCommand: ParsableCommand {
   @Option(name: .long, help: "Base weights (default: the imported ImageNet weights).")
   var weights: String?
 
+  @Option(
+    name: .long,
+    help:
+      "Held-out photos to score the kept model on (never trained on): FOLDER/<label>/<photo>. Default: .heldout in the drop folder the state was extracted from, when it exists."
+  )
+  var heldout: String?
+
   // Warm start: continue from an earlier run's best checkpoint.
   @Option(
     name: .customLong("from"),
@@ -144,7 +151,10 @@ struct TrainCommand: ParsableCommand {
       try result.history.writeCSV(to: runURL.appendingPathComponent("history.csv"))
       try result.history.writeCurves(
         to: runURL.appendingPathComponent("curves.png"), bestEpoch: result.bestEpoch)
-      try writeCheckpointAndReport(result, settings: settings, start: start, seconds: seconds)
+      let heldOutScore = try scoreHeldOut(
+        result.checkpoint(from: start), manifest: manifest, threads: settings.threads)
+      try writeCheckpointAndReport(
+        result, settings: settings, start: start, seconds: seconds, heldOut: heldOutScore)
       print(
         Terminal.table(
           header: ["epoch", "loss", "accuracy", "val_loss", "val_accuracy"],
@@ -159,6 +169,15 @@ struct TrainCommand: ParsableCommand {
       print(
         "best epoch \(result.bestEpoch) (* above) -> \(runURL.path)/best.safetensors; "
           + "curves: \(runURL.path)/curves.png (\(String(format: "%.1f", seconds)) s)")
+      if let heldOutScore {
+        print(
+          "held-out photos: \(heldOutScore.correct)/\(heldOutScore.total) = "
+            + String(format: "%.3f", heldOutScore.accuracy)
+            + heldOutScore.mistakes.map {
+              "\n  wrong: \($0.photo) (\($0.label)) -> \($0.predicted)"
+            }
+            .joined())
+      }
     } catch let error as TrainingError {
       terminal.note("error: \(error)")
       throw ExitCode(2)
@@ -193,9 +212,28 @@ struct TrainCommand: ParsableCommand {
     DatasetSplit.Strategy(rawValue: split) ?? .leakFree
   }
 
+  /// The held-out photos' score of `checkpoint`: `--heldout`, else `.heldout` in the drop
+  /// folder of the manifest's movies; nil when there are none.
+  private func scoreHeldOut(_ checkpoint: Checkpoint, manifest: Manifest, threads: Int) throws
+    -> HeldOutPhotos.Score?
+  {
+    let folder =
+      heldout.map { URL(fileURLWithPath: $0) }
+      ?? manifest.dropFolder.map { URL(fileURLWithPath: $0).appendingPathComponent(".heldout") }
+    guard let folder else { return nil }
+    let photos = HeldOutPhotos(folder: folder)
+    if photos.isEmpty, heldout != nil {
+      throw TrainingError(
+        .invalidSetting,
+        "no held-out photos in \(folder.path); put them in FOLDER/<label>/<photo>.jpg")
+    }
+    return try photos.isEmpty ? nil : photos.score(checkpoint, threads: threads)
+  }
+
   /// best.safetensors with the run's `TrainingFacts` in its metadata, and report.json.
   private func writeCheckpointAndReport(
-    _ result: TrainingResult, settings: TrainingSettings, start: Checkpoint, seconds: Double
+    _ result: TrainingResult, settings: TrainingSettings, start: Checkpoint, seconds: Double,
+    heldOut: HeldOutPhotos.Score?
   ) throws {
     let runURL = URL(fileURLWithPath: runFolder)
     var facts = TrainingFacts(
@@ -203,12 +241,14 @@ struct TrainCommand: ParsableCommand {
     facts.warmStartedFrom = try warmStartPath.map {
       try FileFingerprint.contentHash(path: $0)
     }
-    let checkpoint = result.checkpoint(from: start, facts: facts.entries)
+    var entries = facts.entries
+    entries[HeldOutPhotos.accuracyKey] = heldOut.map { String($0.accuracy) }
+    let checkpoint = result.checkpoint(from: start, facts: entries)
     try checkpoint.write(to: runURL.appendingPathComponent("best.safetensors"))
     let report = TrainingReport(
       result: result,
       settings: TrainingReport.Settings(settings, warmStartFrom: warmStartPath),
-      totalSeconds: seconds)
+      totalSeconds: seconds, heldOut: heldOut)
     try report.write(to: runURL.appendingPathComponent("report.json"))
   }
 }

@@ -17,8 +17,10 @@ final class TrainCommandTests: XCTestCase {
     let train = try CLIFixtures.run([
       "train", "--state", state.path, "--run", run.path, "--weights", weights.path,
       "--epochs", "15", "--learning-rate", "0.003", "--max-frames-per-class", "40",
+      "--heldout", heldOut.path,
     ])
     XCTAssertEqual(train.status, 0, train.output)
+    XCTAssertTrue(train.output.contains("held-out photos: "), train.output)
     for file in ["best.safetensors", "history.csv", "curves.png", "report.json"] {
       XCTAssertTrue(
         FileManager.default.fileExists(atPath: run.appendingPathComponent(file).path), file)
@@ -33,6 +35,9 @@ final class TrainCommandTests: XCTestCase {
     XCTAssertEqual((report["datasetHash"] as? String)?.count, 64)
     XCTAssertNotNil((report["classes"] as? [[String: Any]])?.first?["recall"])
     XCTAssertNotNil((report["timings"] as? [String: Any])?["features"])
+    // The held-out photos, scored through the model's own framing, in the report.
+    let reportedHeldOut = try XCTUnwrap(report["heldOut"] as? [String: Any])
+    XCTAssertEqual(reportedHeldOut["total"] as? Int, 12)
 
     // Warm start from the best checkpoint: the same classes, continued.
     let warmRun = root.appendingPathComponent("warm")
@@ -73,6 +78,7 @@ final class TrainCommandTests: XCTestCase {
     }.count
     XCTAssertGreaterThanOrEqual(
       Double(correct) / Double(photos.count), minimumHeldOutAccuracy, "\(correct)/\(photos.count)")
+    XCTAssertEqual(reportedHeldOut["correct"] as? Int, correct, "predict and the report agree")
 
     // Export the fine-tuned model and let coremltools check it.
     let models = root.appendingPathComponent("models")

@@ -30,14 +30,31 @@ final class ServeOnceTests: XCTestCase {
 
   func testOncePublishesAModelAndExits() throws {
     let (root, arguments) = try layout(["fish.mov", "windmill.mov"])
+    // Held-out photos in the drop folder's .heldout, never taken for movies.
+    for label in ["fish", "windmill"] {
+      let destination = root.appendingPathComponent("drop/.heldout/\(label)")
+      try FileManager.default.createDirectory(at: destination, withIntermediateDirectories: true)
+      let source = try ServiceHarness.example("heldout/\(label)")
+      for photo in try FileManager.default.contentsOfDirectory(atPath: source.path) {
+        try FileManager.default.copyItem(
+          at: source.appendingPathComponent(photo), to: destination.appendingPathComponent(photo))
+      }
+    }
     let result = try DropnetExecutable.run(arguments)
     XCTAssertEqual(result.status, 0, result.output)
     let summary = root.appendingPathComponent("models/DropnetClassifier.json")
     let json = try XCTUnwrap(
       JSONSerialization.jsonObject(with: Data(contentsOf: summary)) as? [String: Any])
     XCTAssertEqual(json["classLabels"] as? [String], ["fish", "windmill"])
-    XCTAssertEqual(
-      DaemonStatus.load(from: root.appendingPathComponent("state"))?.published?.version, 1)
+    let published = try XCTUnwrap(
+      DaemonStatus.load(from: root.appendingPathComponent("state"))?.published)
+    XCTAssertEqual(published.version, 1)
+    // Scored on the 6 held-out photos, recorded with the model.
+    let heldOut = try XCTUnwrap(published.heldOutAccuracy)
+    XCTAssertEqual(heldOut * 6, (heldOut * 6).rounded(), accuracy: 1e-9, "a count out of 6")
+    let metadata = try XCTUnwrap(json["checkpointMetadata"] as? [String: String])
+    XCTAssertEqual(metadata["heldout_accuracy"], String(heldOut))
+    XCTAssertEqual(metadata["input_framing"], "center_crop")
     // Again: nothing changed, nothing is retrained, the model stays.
     let again = try DropnetExecutable.run(arguments)
     XCTAssertEqual(again.status, 0, again.output)
