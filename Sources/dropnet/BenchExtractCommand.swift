@@ -9,9 +9,9 @@ struct BenchExtractCommand: ParsableCommand {
     commandName: "extract",
     abstract: "Extraction throughput and peak memory on a drop folder.",
     discussion: """
-      Extracts the whole drop folder into a fresh temporary state folder (default settings),
-      repeated --runs times, and reports decoded frames per second, movies per minute and the
-      process's peak resident memory. For the bounded-memory check on a long movie, make one
+      Extracts the whole drop folder into a fresh temporary state folder (default settings), \
+      repeated --runs times, and reports decoded frames per second, movies per minute and the \
+      process's peak resident memory. For the bounded-memory check on a long movie, make one \
       with `examples/make-examples.sh --long` and pass --drop examples/generated/long.
       """
   )

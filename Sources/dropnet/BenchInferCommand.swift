@@ -7,10 +7,10 @@ struct BenchInferCommand: ParsableCommand {
     commandName: "infer",
     abstract: "MobileNet v1 inference speed: images/s per batch size and thread count.",
     discussion: """
-      Measures the machine's SGEMM peak with oneDNN, then MobileNet v1 forward passes at each
-      batch size and thread count (warm-up excluded), and reports images/s, ms/image, achieved
-      GFLOP/s as a fraction of the peak, and peak resident memory. Weights are random: speed
-      does not depend on their values. Close other busy programs: on 2 cores a second busy
+      Measures the machine's SGEMM peak with oneDNN, then MobileNet v1 forward passes at each \
+      batch size and thread count (warm-up excluded), and reports images/s, ms/image, achieved \
+      GFLOP/s as a fraction of the peak, and peak resident memory. Weights are random: speed \
+      does not depend on their values. Close other busy programs: on 2 cores a second busy \
       process halves what 2 threads can do.
       """
   )

@@ -10,17 +10,17 @@ struct BenchTrainCommand: ParsableCommand {
     commandName: "train",
     abstract: "Training-step speed and memory for each --fine-tune mode.",
     discussion: """
-      Times steady-state SGD steps (base forward in batch-statistics mode, head forward and
-      backward, base backward, updates) of MobileNet v1 at 224x224 for each mode, batch size
-      and thread count, after one warm-up step, on the imported ImageNet weights and random
-      images (decoding is not included: in training it runs on a worker thread beside the
-      step). `head` times the head alone on cached features. Reports images/s, the process's
-      resident memory after each configuration and its peak, and the load average, since on
+      Times steady-state SGD steps (base forward in batch-statistics mode, head forward and \
+      backward, base backward, updates) of MobileNet v1 at 224x224 for each mode, batch size \
+      and thread count, after one warm-up step, on the imported ImageNet weights and random \
+      images (decoding is not included: in training it runs on a worker thread beside the \
+      step). `head` times the head alone on cached features. Reports images/s, the process's \
+      resident memory after each configuration and its peak, and the load average, since on \
       2 cores any other busy process slows every figure.
 
-      Then it times whole `dropnet train` runs with default settings (`--run-modes`, default
-      head, the default mode) on a state folder (`--run-state`, default the bundled example's
-      examples/generated/state when it exists): wall time, feature and training time from
+      Then it times whole `dropnet train` runs with default settings (`--run-modes`, default \
+      head, the default mode) on a state folder (`--run-state`, default the bundled example's \
+      examples/generated/state when it exists): wall time, feature and training time from \
       the run's report.json, validation accuracy, and the run's peak resident memory.
       """
   )

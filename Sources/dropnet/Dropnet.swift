@@ -7,9 +7,9 @@ struct Dropnet: ParsableCommand {
     commandName: "dropnet",
     abstract: "Turn labelled movies into an on-device image classifier.",
     discussion: """
-      Drop movies into a folder: `thumbs_up.mov` (the label is the file name) or
-      `thumbs_up/clip-2.mov` (the label is the folder name). dropnet extracts frames,
-      drops blurred and near-duplicate ones, fine-tunes MobileNet v1 and publishes a
+      Drop movies into a folder: `thumbs_up.mov` (the label is the file name) or \
+      `thumbs_up/clip-2.mov` (the label is the folder name). dropnet extracts frames, \
+      drops blurred and near-duplicate ones, fine-tunes MobileNet v1 and publishes a \
       CoreML model.
 
       By hand: `dropnet extract`, `dropnet train`, `dropnet export`. As a daemon: `dropnet \

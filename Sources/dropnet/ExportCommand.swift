@@ -8,14 +8,14 @@ struct ExportCommand: ParsableCommand {
     commandName: "export",
     abstract: "Write a checkpoint as a CoreML model (.mlmodel) for iOS.",
     discussion: """
-      Writes OUT/<name>.mlmodel (a NeuralNetworkClassifier: image input `image`, 224x224 RGB,
-      scaled to [-1, 1] by the model itself; outputs `classLabel` and `classLabelProbs`) and
-      OUT/<name>.json (labels, export version, SHA-256, size). Both are written atomically: an
-      app or a sync job never sees a half-written model. The export version counts up with
+      Writes OUT/<name>.mlmodel (a NeuralNetworkClassifier: image input `image`, 224x224 RGB, \
+      scaled to [-1, 1] by the model itself; outputs `classLabel` and `classLabelProbs`) and \
+      OUT/<name>.json (labels, export version, SHA-256, size). Both are written atomically: an \
+      app or a sync job never sees a half-written model. The export version counts up with \
       every export into the same folder.
 
-      Float32 weights need iOS 11; --float16 halves the file (iOS 11.2); --updatable marks the
-      last layer trainable on device with MLUpdateTask (iOS 13).
+      Float32 weights need iOS 11; --float16 halves the file (iOS 11.2); --updatable marks the \
+      last layer trainable on device with MLUpdateTask (iOS 13). \
       `--checkpoint imagenet` exports the imported ImageNet classifier itself.
       """
   )

@@ -8,12 +8,12 @@ struct ExtractCommand: ParsableCommand {
     commandName: "extract",
     abstract: "Extract clean frames from the movies in a drop folder, incrementally.",
     discussion: """
-      Only new or changed movies are decoded; removed movies lose their frames. Frames go to
-      STATE/frames/<label>/<movie-id>/<frame-index>.jpg and STATE/manifest.json records every
-      movie (size, mtime, SHA-256, settings, frames kept and why others were dropped).
+      Only new or changed movies are decoded; removed movies lose their frames. Frames go to \
+      STATE/frames/<label>/<movie-id>/<frame-index>.jpg and STATE/manifest.json records every \
+      movie (size, mtime, SHA-256, settings, frames kept and why others were dropped). \
       Changing a setting re-extracts the movies it affects.
 
-      Exit status: 0 when every movie was extracted (or unchanged), 1 when some failed (the
+      Exit status: 0 when every movie was extracted (or unchanged), 1 when some failed (the \
       others are still extracted; a failed movie keeps its earlier frames).
       """
   )

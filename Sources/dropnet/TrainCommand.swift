@@ -9,20 +9,20 @@ struct TrainCommand: ParsableCommand {
     commandName: "train",
     abstract: "Fine-tune MobileNet v1 on the extracted frames and keep the best epoch.",
     discussion: """
-      Reads STATE/manifest.json and the frames `dropnet extract` wrote, splits them without
-      leakage (whole movies when a class has several, else the last 25% of each movie by
-      time, with a 1 s gap), and trains the seed's head (Dense 256, ReLU, BatchNorm, Dropout
-      0.5, Dense, softmax) with SGD (lr 1e-3, momentum 0.9) and class-balanced loss weights.
+      Reads STATE/manifest.json and the frames `dropnet extract` wrote, splits them without \
+      leakage (whole movies when a class has several, else the last 25% of each movie by \
+      time, with a 1 s gap), and trains the seed's head (Dense 256, ReLU, BatchNorm, Dropout \
+      0.5, Dense, softmax) with SGD (lr 1e-3, momentum 0.9) and class-balanced loss weights. \
       The epoch with the lowest validation loss is kept.
 
-      What trains (`--fine-tune`): `head` trains the head on cached ImageNet features (the
-      base frozen, fast); `bn` also trains every batch norm of the base (gamma and beta, in
-      batch-statistics mode); `top:K` also the convolutions of the last K of its 13 blocks;
-      `all` everything. The base-training modes decode and augment frames on the fly
+      What trains (`--fine-tune`): `head` trains the head on cached ImageNet features (the \
+      base frozen, fast); `bn` also trains every batch norm of the base (gamma and beta, in \
+      batch-statistics mode); `top:K` also the convolutions of the last K of its 13 blocks; \
+      `all` everything. The base-training modes decode and augment frames on the fly \
       (`--no-augment` turns that off) and run the whole network every step.
 
-      Writes RUN/best.safetensors (base + head, labels in training order), RUN/history.csv
-      (epoch, loss, accuracy, val_loss, val_accuracy, lr, seconds), RUN/curves.png and
+      Writes RUN/best.safetensors (base + head, labels in training order), RUN/history.csv \
+      (epoch, loss, accuracy, val_loss, val_accuracy, lr, seconds), RUN/curves.png and \
       RUN/report.json. Export the result with `dropnet export --checkpoint RUN/best.safetensors`.
       """
   )

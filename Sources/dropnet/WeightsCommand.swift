@@ -15,11 +15,11 @@ struct WeightsImportCommand: ParsableCommand {
     commandName: "import",
     abstract: "Import a TensorFlow frozen MobileNet v1 GraphDef (.pb) as a dropnet checkpoint.",
     discussion: """
-      Reads the TF-slim MobileNet v1 1.0/224 weights (e.g. mobilenet_v1_1.0_224_frozen.pb, or
-      the graph examples/fetch-weights.sh downloads), checks every tensor is present with its
-      expected shape, and writes a safetensors checkpoint with dropnet's metadata. By default
-      it goes to the well-known location `--model imagenet` reads:
-      \(WeightsLocation.imagenet.path)
+      Reads the TF-slim MobileNet v1 1.0/224 weights (e.g. mobilenet_v1_1.0_224_frozen.pb, or \
+      the graph examples/fetch-weights.sh downloads), checks every tensor is present with its \
+      expected shape, and writes a safetensors checkpoint with dropnet's metadata. By default \
+      it goes to the well-known location `--model imagenet` reads: \
+      \(WeightsLocation.imagenet.path) \
       (set DROPNET_WEIGHTS to use another file).
       """
   )
