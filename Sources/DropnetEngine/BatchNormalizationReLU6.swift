@@ -12,7 +12,8 @@ import DropnetKernels
 /// Both passes are memory-bound: forward reads x twice and writes z; backward reads x and dz
 /// twice and writes dx, recomputing ReLU6's mask from x (0 < y < 6) instead of reading z.
 /// Unfused oneDNN batch norm + ReLU6 move about 1.75x the bytes. Layouts: nChw8c and nChw16c
-/// (what oneDNN picks for training convolutions), NCHW and NHWC, without channel padding.
+/// (what oneDNN picks for training convolutions), NCHW and NHWC, without channel padding;
+/// activations in float32 or bfloat16 (statistics and gradients of gamma and beta float32).
 public final class BatchNormalizationReLU6 {
   /// Layer name for errors.
   public let name: String
@@ -42,7 +43,8 @@ public final class BatchNormalizationReLU6 {
     let dims = dataLayout.dimensions
     shape = dnk_blocked_shape(
       batch: Int64(dims[0]), channels: Int64(dims[1]), spatial: Int64(dims[2] * dims[3]),
-      block: Int64(block))
+      block: Int64(block),
+      element_type: dataLayout.precision == .bfloat16 ? DNK_BFLOAT16 : DNK_FLOAT32)
   }
 
   /// Normalises with the batch's statistics (written to `batchMean`, `batchVariance`) and
@@ -56,8 +58,8 @@ public final class BatchNormalizationReLU6 {
     // hand-off from oneDNN's last primitive explicit.
     try engine.wait()
     let status = dnk_batch_norm_relu6_forward(
-      &shape, floats(source), floats(scale), floats(shift), epsilon, floats(batchMean),
-      floats(batchVariance), floats(destination), Int32(threads))
+      &shape, source.dataHandle, floats(scale), floats(shift), epsilon, floats(batchMean),
+      floats(batchVariance), destination.dataHandle, Int32(threads))
     try check(status, "forward")
   }
 
@@ -73,8 +75,8 @@ public final class BatchNormalizationReLU6 {
     try checkLayouts(source, diffDestination, diffSource)
     try engine.wait()
     let status = dnk_batch_norm_relu6_backward(
-      &shape, floats(source), floats(diffDestination), floats(scale), floats(shift),
-      floats(batchMean), floats(batchVariance), epsilon, floats(diffSource),
+      &shape, source.dataHandle, diffDestination.dataHandle, floats(scale), floats(shift),
+      floats(batchMean), floats(batchVariance), epsilon, diffSource.dataHandle,
       floats(diffScale), floats(diffShift), Int32(threads))
     try check(status, "backward")
   }

@@ -35,6 +35,15 @@ public final class Convolution: ScratchpadUser {
     forwardPrimitive.memoryDescriptor(dnnl_query_dst_md)
   }
 
+  /// Layout of the weights' gradient (training; float32 whatever the precision, so trained
+  /// weights keep float32 master copies in it).
+  public var diffWeightsDescriptor: MemoryDescriptor {
+    backwardWeightsPrimitive?.memoryDescriptor(dnnl_query_diff_weights_md) ?? weightsDescriptor
+  }
+
+  /// The number format of source, weights and destination.
+  public let precision: Precision
+
   /// oneDNN's name for the kernel it chose ("jit_1x1:avx2", "jit_dw:avx2", ... or "ref:any").
   public var implementationName: String { forwardPrimitive.implementationName }
 
@@ -51,18 +60,24 @@ public final class Convolution: ScratchpadUser {
   ///   - backwardDataChoosesWeightsLayout: let the backward-data primitive choose its weights
   ///     layout (`backwardDataWeightsDescriptor`). oneDNN 2.6's 1x1 backward-data kernel
   ///     rejects the forward's weights layout and falls back to "ref:any", which is ~10x slower.
+  ///   - precision: the type of source, weights and destination (and their diffs); the bias
+  ///     and the weights' gradient are float32.
   public init(
     geometry: ConvolutionGeometry, fuseReLU6: Bool, propagation: Propagation = .inference,
     sourceLayout: MemoryDescriptor? = nil, backwardDataChoosesWeightsLayout: Bool = false,
-    engine: CPUEngine, name: String
+    precision: Precision = .float32, engine: CPUEngine, name: String
   ) throws {
     try geometry.validate(layer: name)
     self.name = name
     self.geometry = geometry
-    let source = try sourceLayout ?? .any(geometry.sourceDimensions, layer: name)
-    let weights = try MemoryDescriptor.any(geometry.weightsDimensions, layer: name)
+    self.precision = precision
+    let source =
+      try sourceLayout ?? .any(geometry.sourceDimensions, precision: precision, layer: name)
+    let weights = try MemoryDescriptor.any(
+      geometry.weightsDimensions, precision: precision, layer: name)
     let bias = try MemoryDescriptor.plain([geometry.outputChannels], layer: name)
-    let destination = try MemoryDescriptor.any(geometry.destinationDimensions, layer: name)
+    let destination = try MemoryDescriptor.any(
+      geometry.destinationDimensions, precision: precision, layer: name)
     let strides = [dnnl_dim_t(geometry.stride), dnnl_dim_t(geometry.stride)]
     let paddingBefore = geometry.padding.before.map { dnnl_dim_t($0) }
     let paddingAfter = geometry.padding.after.map { dnnl_dim_t($0) }
@@ -112,9 +127,14 @@ public final class Convolution: ScratchpadUser {
     backwardDataPrimitive = try Primitive(
       operation: &dataOperation, engine: engine, hint: forwardPrimitive,
       name: name + "/backward_data")
+    // The weights' gradient in float32: in float32 the forward's layout (the SGD update then
+    // runs over both element by element); in bfloat16 a layout of the kernel's choosing.
+    let diffWeights =
+      precision == .float32
+      ? chosenWeights : try MemoryDescriptor.any(geometry.weightsDimensions, layer: name)
     var weightsOperation = dnnl_convolution_desc_t()
     let weightsStatus = withUnsafePointer(to: chosenSource.raw) { sourcePointer in
-      withUnsafePointer(to: chosenWeights.raw) { weightsPointer in
+      withUnsafePointer(to: diffWeights.raw) { weightsPointer in
         withUnsafePointer(to: bias.raw) { biasPointer in
           withUnsafePointer(to: chosenDestination.raw) { destinationPointer in
             dnnl_convolution_backward_weights_desc_init(

@@ -16,6 +16,8 @@ public struct InferenceBenchmark: Sendable {
     public var batchSizes: [Int]
     /// OpenMP thread counts to time.
     public var threadCounts: [Int]
+    /// Number formats to time (`Precision` raw values).
+    public var precisions: [String]
     /// Untimed forward passes before timing.
     public var warmUpPasses: Int
     /// Each timing runs at least this many passes and at least `minimumSeconds`.
@@ -28,12 +30,13 @@ public struct InferenceBenchmark: Sendable {
 
     /// The defaults: batch 1, 16, 32 on 1 and 2 threads.
     public init(
-      batchSizes: [Int] = [1, 16, 32], threadCounts: [Int] = [1, 2], warmUpPasses: Int = 2,
-      minimumPasses: Int = 3, minimumSeconds: Double = 2, sgemmSize: Int = 1024,
-      sgemmRepetitions: Int = 20
+      batchSizes: [Int] = [1, 16, 32], threadCounts: [Int] = [1, 2],
+      precisions: [Precision] = [.float32], warmUpPasses: Int = 2, minimumPasses: Int = 3,
+      minimumSeconds: Double = 2, sgemmSize: Int = 1024, sgemmRepetitions: Int = 20
     ) {
       self.batchSizes = batchSizes
       self.threadCounts = threadCounts
+      self.precisions = precisions.map(\.rawValue)
       self.warmUpPasses = warmUpPasses
       self.minimumPasses = minimumPasses
       self.minimumSeconds = minimumSeconds
@@ -49,10 +52,11 @@ public struct InferenceBenchmark: Sendable {
     public var gflopsPerSecond: Double
   }
 
-  /// One batch size on one thread count.
+  /// One batch size on one thread count in one precision.
   public struct Measurement: Codable, Sendable {
     public var batchSize: Int
     public var threads: Int
+    public var precision: String
     /// Timed forward passes.
     public var passes: Int
     public var imagesPerSecond: Double
@@ -108,39 +112,42 @@ public struct InferenceBenchmark: Sendable {
     var measurements: [Measurement] = []
     var multiplyAdds = 0
     var implementations: [String: String] = [:]
-    for threads in configuration.threadCounts {
-      for batchSize in configuration.batchSizes {
-        let resetWorked = ProcessMemory.resetPeak()
-        let model = try MobileNetV1(weights: weights, batchSize: batchSize, threads: threads)
-        multiplyAdds = model.multiplyAddsPerImage
-        implementations = model.implementationNames
-        let input = InferenceBenchmark.randomImages(count: batchSize)
-        for _ in 0..<configuration.warmUpPasses { _ = try model.forward(input) }
-        var passes = 0
-        let clock = ContinuousClock()
-        let start = clock.now
-        let cpuStart = InferenceBenchmark.processCPUSeconds()
-        var elapsed = 0.0
-        while passes < configuration.minimumPasses || elapsed < configuration.minimumSeconds {
-          _ = try model.forward(input)
-          passes += 1
-          elapsed = InferenceBenchmark.seconds(clock.now - start)
+    for precision in configuration.precisions.compactMap(Precision.init(rawValue:)) {
+      for threads in configuration.threadCounts {
+        for batchSize in configuration.batchSizes {
+          let resetWorked = ProcessMemory.resetPeak()
+          let model = try MobileNetV1(
+            weights: weights, batchSize: batchSize, threads: threads, precision: precision)
+          multiplyAdds = model.multiplyAddsPerImage
+          implementations = model.implementationNames
+          let input = InferenceBenchmark.randomImages(count: batchSize)
+          for _ in 0..<configuration.warmUpPasses { _ = try model.forward(input) }
+          var passes = 0
+          let clock = ContinuousClock()
+          let start = clock.now
+          let cpuStart = InferenceBenchmark.processCPUSeconds()
+          var elapsed = 0.0
+          while passes < configuration.minimumPasses || elapsed < configuration.minimumSeconds {
+            _ = try model.forward(input)
+            passes += 1
+            elapsed = InferenceBenchmark.seconds(clock.now - start)
+          }
+          let cpuSeconds = InferenceBenchmark.processCPUSeconds() - cpuStart
+          let images = Double(passes * batchSize)
+          let gflops = images * 2 * Double(multiplyAdds) / elapsed / 1e9
+          let peak = peaks.first { $0.threads == threads }?.gflopsPerSecond ?? .nan
+          let measurement = Measurement(
+            batchSize: batchSize, threads: threads, precision: precision.rawValue, passes: passes,
+            imagesPerSecond: images / elapsed, millisecondsPerImage: elapsed * 1000 / images,
+            millisecondsPerBatch: elapsed * 1000 / Double(passes), gflopsPerSecond: gflops,
+            fractionOfPeak: gflops / peak, cpuMillisecondsPerImage: cpuSeconds * 1000 / images,
+            peakResidentBytes: resetWorked ? ProcessMemory.peakResidentBytes() : nil)
+          progress(
+            "\(precision), batch \(batchSize), \(threads) threads: \(measurement.imagesPerSecond) images/s, "
+              + "\(measurement.millisecondsPerImage) ms/image (CPU \(measurement.cpuMillisecondsPerImage)), "
+              + "\(gflops) GFLOP/s")
+          measurements.append(measurement)
         }
-        let cpuSeconds = InferenceBenchmark.processCPUSeconds() - cpuStart
-        let images = Double(passes * batchSize)
-        let gflops = images * 2 * Double(multiplyAdds) / elapsed / 1e9
-        let peak = peaks.first { $0.threads == threads }?.gflopsPerSecond ?? .nan
-        let measurement = Measurement(
-          batchSize: batchSize, threads: threads, passes: passes,
-          imagesPerSecond: images / elapsed, millisecondsPerImage: elapsed * 1000 / images,
-          millisecondsPerBatch: elapsed * 1000 / Double(passes), gflopsPerSecond: gflops,
-          fractionOfPeak: gflops / peak, cpuMillisecondsPerImage: cpuSeconds * 1000 / images,
-          peakResidentBytes: resetWorked ? ProcessMemory.peakResidentBytes() : nil)
-        progress(
-          "batch \(batchSize), \(threads) threads: \(measurement.imagesPerSecond) images/s, "
-            + "\(measurement.millisecondsPerImage) ms/image (CPU \(measurement.cpuMillisecondsPerImage)), "
-            + "\(gflops) GFLOP/s")
-        measurements.append(measurement)
       }
     }
     return Result(

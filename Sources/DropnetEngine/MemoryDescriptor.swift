@@ -8,16 +8,22 @@ public struct MemoryDescriptor {
   /// Wraps a descriptor that oneDNN produced (for example the layout a primitive chose).
   init(raw: dnnl_memory_desc_t) { self.raw = raw }
 
-  /// A float32 descriptor with the given logical dimensions and layout tag; `dnnl_format_tag_any`
-  /// lets the primitive that receives it choose the layout.
-  init(dimensions: [Int], format: dnnl_format_tag_t, layer: String? = nil) throws {
+  /// A descriptor with the given logical dimensions, layout tag and element type (float32 by
+  /// default); `dnnl_format_tag_any` lets the primitive that receives it choose the layout.
+  init(
+    dimensions: [Int], format: dnnl_format_tag_t, precision: Precision = .float32,
+    layer: String? = nil
+  ) throws {
     var raw = dnnl_memory_desc_t()
     let dims = dimensions.map { dnnl_dim_t($0) }
     try checkDNNL(
-      dnnl_memory_desc_init_by_tag(&raw, Int32(dims.count), dims, dnnl_f32, format),
+      dnnl_memory_desc_init_by_tag(&raw, Int32(dims.count), dims, precision.dataType, format),
       "dnnl_memory_desc_init_by_tag(\(dimensions))", layer: layer)
     self.raw = raw
   }
+
+  /// The element type.
+  var precision: Precision { raw.data_type == dnnl_bf16 ? .bfloat16 : .float32 }
 
   /// A plain row-major float32 descriptor (`nc`, `nchw`, `goihw`, ... by rank).
   public static func plain(_ dimensions: [Int], layer: String? = nil) throws -> MemoryDescriptor {
@@ -33,8 +39,11 @@ public struct MemoryDescriptor {
   }
 
   /// A descriptor that leaves the layout to the primitive receiving it.
-  public static func any(_ dimensions: [Int], layer: String? = nil) throws -> MemoryDescriptor {
-    try MemoryDescriptor(dimensions: dimensions, format: dnnl_format_tag_any, layer: layer)
+  public static func any(
+    _ dimensions: [Int], precision: Precision = .float32, layer: String? = nil
+  ) throws -> MemoryDescriptor {
+    try MemoryDescriptor(
+      dimensions: dimensions, format: dnnl_format_tag_any, precision: precision, layer: layer)
   }
 
   /// Logical dimensions.
@@ -59,12 +68,13 @@ public struct MemoryDescriptor {
     }
   }
 
-  /// For a 4-D float32 activation [N, C, H, W] stored as [N][C / b][H][W][b] without padding
-  /// or offset, the channel block b: 1 for NCHW, C for NHWC, 8 or 16 for nChw8c / nChw16c.
-  /// Nil for any other layout.
+  /// For a 4-D float32 or bfloat16 activation [N, C, H, W] stored as [N][C / b][H][W][b]
+  /// without padding or offset, the channel block b: 1 for NCHW, C for NHWC, 8 or 16 for
+  /// nChw8c / nChw16c. Nil for any other layout.
   var channelBlock: Int? {
     let dims = dimensions
-    guard dims.count == 4, raw.data_type == dnnl_f32, raw.format_kind == dnnl_blocked,
+    guard dims.count == 4, raw.data_type == dnnl_f32 || raw.data_type == dnnl_bf16,
+      raw.format_kind == dnnl_blocked,
       raw.offset0 == 0
     else { return nil }
     let (channels, height, width) = (dims[1], dims[2], dims[3])

@@ -33,6 +33,8 @@ public final class MobileNetV1 {
   public let imageSize: Int
   /// Output classes.
   public let classCount: Int
+  /// What the convolutions and activations compute in.
+  public let precision: Precision
 
   private let engine: CPUEngine
   /// Parameters by layer name, oneDNN's plain layout; kept to build plans for new batch sizes.
@@ -49,10 +51,12 @@ public final class MobileNetV1 {
   ///   - threads: OpenMP threads for oneDNN (the machine's core count is a good choice).
   ///   - imageSize: input width and height (224 for the published weights; tests use less).
   ///   - classCount: classes of the logits layer (1001 for ImageNet).
+  ///   - precision: the convolutions' and activations' number format (`Precision`).
   public init(
     weights: [String: HostTensor], batchSize: Int, threads: Int,
     imageSize: Int = MobileNetV1Architecture.inputSize,
-    classCount: Int = MobileNetV1Architecture.imageNetClassCount
+    classCount: Int = MobileNetV1Architecture.imageNetClassCount,
+    precision: Precision = .float32
   ) throws {
     guard batchSize >= 1, threads >= 1, imageSize >= 1, classCount >= 1 else {
       throw EngineError(
@@ -65,6 +69,7 @@ public final class MobileNetV1 {
     self.threads = threads
     self.imageSize = imageSize
     self.classCount = classCount
+    self.precision = precision
     var folded: [String: PlainParameters] = [:]
     for layer in MobileNetV1Architecture.layers {
       let convolution = FoldedConvolution(layer: layer, tensors: weights)
@@ -128,7 +133,8 @@ public final class MobileNetV1 {
   private func plan(for batchSize: Int) throws -> MobileNetV1Plan {
     if let plan = plans[batchSize] { return plan }
     let plan = try MobileNetV1Plan(
-      batchSize: batchSize, imageSize: imageSize, classCount: classCount, engine: engine,
+      batchSize: batchSize, imageSize: imageSize, classCount: classCount, precision: precision,
+      engine: engine,
       parameters: { [unowned self] layer, part, layout in
         try self.parameter(layer: layer, part: part, layout: layout)
       })

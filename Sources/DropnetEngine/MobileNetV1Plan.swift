@@ -53,7 +53,7 @@ final class MobileNetV1Plan {
   private var captureReorders: [String: (reorder: Reorder, destination: Memory)] = [:]
 
   init(
-    batchSize: Int, imageSize: Int, classCount: Int, engine: CPUEngine,
+    batchSize: Int, imageSize: Int, classCount: Int, precision: Precision, engine: CPUEngine,
     parameters: ParameterProvider
   ) throws {
     self.batchSize = batchSize
@@ -78,7 +78,8 @@ final class MobileNetV1Plan {
         outputChannels: layer.outputChannels, inputHeight: height, inputWidth: width,
         kernelSize: layer.kernelSize, stride: layer.stride, groups: layer.groups)
       let convolution = try Convolution(
-        geometry: geometry, fuseReLU6: true, engine: engine, name: layer.name)
+        geometry: geometry, fuseReLU6: true, precision: precision, engine: engine,
+        name: layer.name)
       primitives += convolution.primitives
       var source = previous
       var inputReorder: Reorder? = nil

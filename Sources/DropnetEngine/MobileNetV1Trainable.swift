@@ -43,6 +43,9 @@ public final class MobileNetV1Trainable {
   public let trainedConvolutionCount: Int
   /// Whether `backward` also produces the input's diff (`inputGradient`).
   public let computesInputGradient: Bool
+  /// What convolutions and activations compute in (`Precision`); master weights, batch-norm
+  /// statistics and gradients of trained tensors are float32 either way.
+  public let precision: Precision
 
   private let engine: CPUEngine
   private let stages: [MobileNetV1TrainingStage]
@@ -73,10 +76,11 @@ public final class MobileNetV1Trainable {
   ///   - imageSize: input width and height (224 for the published weights; tests use less).
   ///   - trainedConvolutionCount: the last this many convolution layers train their weights.
   ///   - computesInputGradient: also compute the input's diff (gradient checks).
+  ///   - precision: the convolutions' and activations' number format.
   public init(
     weights: [String: HostTensor], batchSize: Int, threads: Int,
     imageSize: Int = MobileNetV1Architecture.inputSize, trainedConvolutionCount: Int = 0,
-    computesInputGradient: Bool = false
+    computesInputGradient: Bool = false, precision: Precision = .float32
   ) throws {
     let layerCount = MobileNetV1Trainable.convolutionCount
     guard batchSize >= 2, threads >= 1, imageSize >= 32,
@@ -94,6 +98,7 @@ public final class MobileNetV1Trainable {
     self.threads = threads
     self.trainedConvolutionCount = trainedConvolutionCount
     self.computesInputGradient = computesInputGradient
+    self.precision = precision
     let engine = try CPUEngine()
     self.engine = engine
     try OpenMPThreads.set(threads)
@@ -117,7 +122,7 @@ public final class MobileNetV1Trainable {
       let stage = try MobileNetV1TrainingStage(
         layer: layer, geometry: geometry, previous: previous,
         trainsWeights: index >= firstTrained, keepsActivation: index + 1 >= firstTrained,
-        threads: threads, engine: engine)
+        precision: precision, threads: threads, engine: engine)
       stages.append(stage)
       previous = stage.activation.descriptor
       height = geometry.outputHeight
@@ -279,7 +284,7 @@ public final class MobileNetV1Trainable {
       try writePlain(
         layer.outputMajorWeights(tensor.values), dimensions: layer.engineWeightsDimensions,
         into: stage.weights)
-      stage.dataWeightsStale = true
+      stage.weightsChanged()
     case .gamma: try stage.gamma.write(tensor.values)
     case .beta: try stage.beta.write(tensor.values)
     case .movingMean: stage.movingMean = tensor.values
@@ -455,6 +460,7 @@ public final class MobileNetV1Trainable {
           stage.weights, gradient: diffWeights, velocity: &stage.weightsVelocity,
           count: stage.weightsVelocity.count, learningRate: learningRate, momentum: momentum,
           weightDecay: weightDecay)
+        stage.weightsChanged()
       }
     }
   }

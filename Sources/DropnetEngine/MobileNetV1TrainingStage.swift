@@ -23,9 +23,18 @@ final class MobileNetV1TrainingStage {
   /// The reverse conversion of the source's diff, back into the previous activation's layout.
   let diffSourceReorder: Reorder?
   let source: Memory
+  /// The float32 master weights, what SGD updates: in float32 the forward convolution's own
+  /// weights; in bfloat16 a float32 copy (in the gradient's layout when they train, plain
+  /// otherwise) that `computeWeights` is converted from.
   let weights: Memory
-  /// The weights in the layout the backward-data kernel reads (`weights` itself when equal),
-  /// refreshed by `dataWeightsReorder` when the weights changed.
+  /// The weights the forward convolution reads (`weights` itself in float32), refreshed by
+  /// `computeWeightsReorder` when the master changed.
+  let computeWeights: Memory
+  let computeWeightsReorder: Reorder?
+  /// Whether `computeWeights` lags behind `weights`.
+  var computeWeightsStale = true
+  /// The weights in the layout the backward-data kernel reads (`computeWeights` itself when
+  /// equal), refreshed by `dataWeightsReorder` when the master changed.
   let dataWeights: Memory
   let dataWeightsReorder: Reorder?
   /// Whether `dataWeights` lags behind `weights`.
@@ -64,20 +73,21 @@ final class MobileNetV1TrainingStage {
   var primitives: [Primitive] {
     convolution.primitives
       + (sourceReorder?.primitives ?? []) + (diffSourceReorder?.primitives ?? [])
-      + (dataWeightsReorder?.primitives ?? [])
+      + (dataWeightsReorder?.primitives ?? []) + (computeWeightsReorder?.primitives ?? [])
   }
 
   /// Builds the stage reading `previous` (the previous activation or the network input).
   init(
     layer: MobileNetV1Architecture.Layer, geometry: ConvolutionGeometry, previous: MemoryDescriptor,
-    trainsWeights: Bool, keepsActivation: Bool, threads: Int, engine: CPUEngine
+    trainsWeights: Bool, keepsActivation: Bool, precision: Precision, threads: Int,
+    engine: CPUEngine
   ) throws {
     self.layer = layer
     self.trainsWeights = trainsWeights
     let name = layer.name
     convolution = try Convolution(
       geometry: geometry, fuseReLU6: false, propagation: .training,
-      backwardDataChoosesWeightsLayout: true, engine: engine, name: name)
+      backwardDataChoosesWeightsLayout: true, precision: precision, engine: engine, name: name)
     if convolution.sourceDescriptor.isSameLayout(as: previous) {
       sourceReorder = nil
       diffSourceReorder = nil
@@ -99,15 +109,30 @@ final class MobileNetV1TrainingStage {
       dataLayout: outputLayout, epsilon: Float(MobileNetV1Architecture.batchNormEpsilon),
       threads: threads,
       name: name + "/BatchNorm")
-    weights = try Memory(descriptor: convolution.weightsDescriptor, engine: engine, layer: name)
+    if precision == .float32 {
+      weights = try Memory(descriptor: convolution.weightsDescriptor, engine: engine, layer: name)
+      computeWeights = weights
+      computeWeightsReorder = nil
+    } else {
+      let master =
+        trainsWeights
+        ? convolution.diffWeightsDescriptor
+        : try MemoryDescriptor.plain(convolution.geometry.weightsDimensions, layer: name)
+      weights = try Memory(descriptor: master, engine: engine, layer: name)
+      computeWeights = try Memory(
+        descriptor: convolution.weightsDescriptor, engine: engine, layer: name)
+      computeWeightsReorder = try Reorder(
+        from: master, to: convolution.weightsDescriptor, engine: engine,
+        name: name + "/compute_weights_reorder")
+    }
     if convolution.backwardDataWeightsDescriptor.isSameLayout(as: convolution.weightsDescriptor) {
-      dataWeights = weights
+      dataWeights = computeWeights
       dataWeightsReorder = nil
     } else {
       dataWeights = try Memory(
         descriptor: convolution.backwardDataWeightsDescriptor, engine: engine, layer: name)
       dataWeightsReorder = try Reorder(
-        from: convolution.weightsDescriptor, to: convolution.backwardDataWeightsDescriptor,
+        from: weights.descriptor, to: convolution.backwardDataWeightsDescriptor,
         engine: engine, name: name + "/data_weights_reorder")
     }
     bias = try Memory(descriptor: convolution.biasDescriptor, engine: engine, layer: name)
@@ -126,11 +151,11 @@ final class MobileNetV1TrainingStage {
     diffGamma = try Memory(descriptor: channels, engine: engine, layer: name)
     diffBeta = try Memory(descriptor: channels, engine: engine, layer: name)
     if trainsWeights {
-      diffWeights = try Memory(
-        descriptor: convolution.weightsDescriptor, engine: engine, layer: name)
+      // The gradient shares the master's layout, so SGD runs over both element by element.
+      diffWeights = try Memory(descriptor: weights.descriptor, engine: engine, layer: name)
       diffBias = try Memory(descriptor: convolution.biasDescriptor, engine: engine, layer: name)
       weightsVelocity = Array(
-        repeating: 0, count: convolution.weightsDescriptor.byteCount / MemoryLayout<Float>.size)
+        repeating: 0, count: weights.descriptor.byteCount / MemoryLayout<Float>.size)
     } else {
       diffWeights = nil
       diffBias = nil
@@ -154,12 +179,23 @@ final class MobileNetV1TrainingStage {
     } else {
       try source.setDataHandle(previous.dataHandle)
     }
+    if let computeWeightsReorder, computeWeightsStale {
+      try computeWeightsReorder.forward(
+        source: weights, destination: computeWeights, engine: engine)
+      computeWeightsStale = false
+    }
     try convolution.forward(
-      source: source, weights: weights, bias: bias, destination: convolutionOutput,
+      source: source, weights: computeWeights, bias: bias, destination: convolutionOutput,
       engine: engine)
     try normalization.forward(
       source: convolutionOutput, scale: gamma, shift: beta, destination: activation,
       batchMean: batchMean, batchVariance: batchVariance, engine: engine)
+  }
+
+  /// Marks the converted copies of the weights out of date (after an update or a new value).
+  func weightsChanged() {
+    computeWeightsStale = true
+    dataWeightsStale = true
   }
 
   /// Folds this batch's statistics into the moving ones (after the stream has finished).
@@ -189,9 +225,9 @@ final class MobileNetV1TrainingStage {
     }
     guard propagatesToSource else { return }
     if let dataWeightsReorder, dataWeightsStale {
+      // Frozen weights are converted once; trained ones after every update (`weightsChanged`).
       try dataWeightsReorder.forward(source: weights, destination: dataWeights, engine: engine)
-      // Frozen weights are converted once; trained ones after every update.
-      dataWeightsStale = trainsWeights
+      dataWeightsStale = false
     }
     try convolution.backwardData(
       diffDestination: diffConvolutionOutput, weights: dataWeights, diffSource: diffSource,

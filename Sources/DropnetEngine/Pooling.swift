@@ -29,7 +29,8 @@ public final class Pooling: ScratchpadUser {
     let outputHeight = (dims[2] - kernelSize) / stride + 1
     let outputWidth = (dims[3] - kernelSize) / stride + 1
     let destination = try MemoryDescriptor.any(
-      [dims[0], dims[1], outputHeight, outputWidth], layer: name)
+      [dims[0], dims[1], outputHeight, outputWidth], precision: sourceLayout.precision,
+      layer: name)
     let strides = [dnnl_dim_t(stride), dnnl_dim_t(stride)]
     let kernel = [dnnl_dim_t(kernelSize), dnnl_dim_t(kernelSize)]
     let noPadding: [dnnl_dim_t] = [0, 0]

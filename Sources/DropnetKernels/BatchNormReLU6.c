@@ -90,6 +90,54 @@ dnk_splat(float value) {
   return (dnk_floats){value, value, value, value, value, value, value, value};
 }
 
+typedef uint32_t dnk_bits __attribute__((vector_size(32), aligned(4)));
+typedef uint16_t dnk_halves __attribute__((vector_size(16), aligned(2)));
+
+/// Eight elements at `base[index]`, float32 or bfloat16 (`bf16`), as floats.
+static inline __attribute__((always_inline)) dnk_floats
+dnk_load(const void *base, int64_t index, int bf16) {
+  if (bf16) {
+    dnk_halves halves = *(const dnk_halves *)((const uint16_t *)base + index);
+    return (dnk_floats)(__builtin_convertvector(halves, dnk_bits) << 16);
+  }
+  return *(const dnk_floats *)((const float *)base + index);
+}
+
+/// Stores eight floats at `base[index]` as float32, or as bfloat16 rounded to nearest even.
+static inline __attribute__((always_inline)) void
+dnk_store(void *base, int64_t index, dnk_floats value, int bf16) {
+  if (bf16) {
+    dnk_bits bits = (dnk_bits)value;
+    bits += 0x7FFF + ((bits >> 16) & 1);
+    *(dnk_halves *)((uint16_t *)base + index) = __builtin_convertvector(bits >> 16, dnk_halves);
+    return;
+  }
+  *(dnk_floats *)((float *)base + index) = value;
+}
+
+/// One element at `base[index]` as a float.
+static inline float dnk_load1(const void *base, int64_t index, int bf16) {
+  if (bf16) {
+    uint32_t bits = (uint32_t)((const uint16_t *)base)[index] << 16;
+    float value;
+    memcpy(&value, &bits, sizeof value);
+    return value;
+  }
+  return ((const float *)base)[index];
+}
+
+/// Stores one float at `base[index]` (bfloat16 rounded to nearest even).
+static inline void dnk_store1(void *base, int64_t index, float value, int bf16) {
+  if (bf16) {
+    uint32_t bits;
+    memcpy(&bits, &value, sizeof bits);
+    bits += 0x7FFF + ((bits >> 16) & 1);
+    ((uint16_t *)base)[index] = (uint16_t)(bits >> 16);
+    return;
+  }
+  ((float *)base)[index] = value;
+}
+
 static inline __attribute__((always_inline)) dnk_floats
 dnk_relu6_lanes(dnk_floats value) {
   dnk_floats positive = __builtin_elementwise_max(value, dnk_splat(0));
@@ -122,13 +170,16 @@ static inline void dnk_affine(float gamma, float beta, float mean, float varianc
 
 static int dnk_valid(const dnk_blocked_shape *shape) {
   return shape != NULL && shape->batch > 0 && shape->channels > 0 && shape->spatial > 0 &&
-         shape->block > 0 && shape->channels % shape->block == 0;
+         shape->block > 0 && shape->channels % shape->block == 0 &&
+         (shape->element_type == DNK_FLOAT32 || shape->element_type == DNK_BFLOAT16);
 }
 
 typedef struct {
   const dnk_blocked_shape *shape;
-  const float *x;
-  const float *dz;
+  // Activations, of the shape's element type; `bf16` says which.
+  const void *x;
+  const void *dz;
+  int bf16;
   const float *gamma;
   const float *beta;
   float epsilon;
@@ -146,7 +197,7 @@ typedef struct {
   float *offset;
   float *dgamma;
   float *dbeta;
-  float *output;
+  void *output;
 } dnk_context;
 
 /// Channel `first + lane` of a group: groups are 8 channels of one block when the block is a
@@ -158,15 +209,16 @@ static inline int64_t dnk_group_width(int64_t block) {
 // MARK: - Forward
 
 /// Sums of (x - origin) and its square over every image and position of one channel group,
-/// `x` at image 0, position 0 of the group. Subtracting a sample of each channel (`origin`)
-/// keeps E[x^2] - E[x]^2 accurate when the mean is large next to the spread.
-static void dnk_moments(const dnk_context *context, const float *x, int64_t width,
+/// whose element at image 0, position 0 is `context->x[offset]`. Subtracting a sample of each
+/// channel (`origin`) keeps E[x^2] - E[x]^2 accurate when the mean is large next to the spread.
+static void dnk_moments(const dnk_context *context, int64_t offset, int64_t width,
                         const float *origin, double *sum, double *square_sum) {
   const dnk_blocked_shape *shape = context->shape;
   int64_t image_stride = shape->channels * shape->spatial;
   int64_t block = shape->block;
+  int bf16 = context->bf16;
   for (int64_t image = 0; image < shape->batch; image++) {
-    const float *slab = x + image * image_stride;
+    int64_t slab = offset + image * image_stride;
     for (int64_t start = 0; start < shape->spatial; start += DNK_CHUNK) {
       int64_t stop = start + DNK_CHUNK < shape->spatial ? start + DNK_CHUNK : shape->spatial;
       if (width == DNK_LANES) {
@@ -174,7 +226,7 @@ static void dnk_moments(const dnk_context *context, const float *x, int64_t widt
         dnk_floats partial = dnk_splat(0);
         dnk_floats partial_square = dnk_splat(0);
         for (int64_t position = start; position < stop; position++) {
-          dnk_floats centred = *(const dnk_floats *)(slab + position * block) - centre;
+          dnk_floats centred = dnk_load(context->x, slab + position * block, bf16) - centre;
           partial += centred;
           partial_square += centred * centred;
         }
@@ -186,7 +238,7 @@ static void dnk_moments(const dnk_context *context, const float *x, int64_t widt
         float partial = 0;
         float partial_square = 0;
         for (int64_t position = start; position < stop; position++) {
-          float centred = slab[position * block] - origin[0];
+          float centred = dnk_load1(context->x, slab + position * block, bf16) - origin[0];
           partial += centred;
           partial_square += centred * centred;
         }
@@ -205,12 +257,14 @@ static void dnk_forward_statistics(const void *raw, int64_t begin, int64_t end) 
   double count = (double)(shape->batch * shape->spatial);
   for (int64_t channel_block = begin; channel_block < end; channel_block++) {
     for (int64_t first = 0; first < block; first += width) {
-      const float *x = context->x + channel_block * shape->spatial * block + first;
+      int64_t offset = channel_block * shape->spatial * block + first;
       float origin[DNK_LANES];
       double sum[DNK_LANES] = {0};
       double square_sum[DNK_LANES] = {0};
-      for (int64_t lane = 0; lane < width; lane++) origin[lane] = x[lane];
-      dnk_moments(context, x, width, origin, sum, square_sum);
+      for (int64_t lane = 0; lane < width; lane++) {
+        origin[lane] = dnk_load1(context->x, offset + lane, context->bf16);
+      }
+      dnk_moments(context, offset, width, origin, sum, square_sum);
       for (int64_t lane = 0; lane < width; lane++) {
         int64_t channel = channel_block * block + first + lane;
         double shift = sum[lane] / count;
@@ -226,34 +280,30 @@ static void dnk_forward_statistics(const void *raw, int64_t begin, int64_t end) 
   }
 }
 
-/// z = relu6(x * scale + shift) over one [spatial][block] slab.
-static void dnk_normalize_slab(const float *x, float *z, int64_t spatial, int64_t block,
-                               const float *scale, const float *shift) {
+/// z = relu6(x * scale + shift) over the [spatial][block] slab starting at element `slab`.
+static void dnk_normalize_slab(const dnk_context *context, int64_t slab, const float *scale,
+                               const float *shift) {
+  int64_t spatial = context->shape->spatial;
+  int64_t block = context->shape->block;
+  int bf16 = context->bf16;
+  const void *x = context->x;
+  void *z = context->output;
   if (block % DNK_LANES != 0) {
     for (int64_t position = 0; position < spatial; position++) {
       for (int64_t lane = 0; lane < block; lane++) {
-        int64_t index = position * block + lane;
-        z[index] = dnk_relu6(x[index] * scale[lane] + shift[lane]);
+        int64_t index = slab + position * block + lane;
+        dnk_store1(z, index, dnk_relu6(dnk_load1(x, index, bf16) * scale[lane] + shift[lane]),
+                   bf16);
       }
-    }
-    return;
-  }
-  if (block == DNK_LANES) {
-    dnk_floats gain = *(const dnk_floats *)scale;
-    dnk_floats offset = *(const dnk_floats *)shift;
-    for (int64_t position = 0; position < spatial; position++) {
-      int64_t index = position * DNK_LANES;
-      dnk_floats value = *(const dnk_floats *)(x + index);
-      *(dnk_floats *)(z + index) = dnk_relu6_lanes(value * gain + offset);
     }
     return;
   }
   for (int64_t position = 0; position < spatial; position++) {
     for (int64_t first = 0; first < block; first += DNK_LANES) {
-      int64_t index = position * block + first;
-      dnk_floats value = *(const dnk_floats *)(x + index) * *(const dnk_floats *)(scale + first) +
+      int64_t index = slab + position * block + first;
+      dnk_floats value = dnk_load(x, index, bf16) * *(const dnk_floats *)(scale + first) +
                          *(const dnk_floats *)(shift + first);
-      *(dnk_floats *)(z + index) = dnk_relu6_lanes(value);
+      dnk_store(z, index, dnk_relu6_lanes(value), bf16);
     }
   }
 }
@@ -266,15 +316,14 @@ static void dnk_forward_normalize(const void *raw, int64_t begin, int64_t end) {
   int64_t slab_size = shape->spatial * block;
   for (int64_t unit = begin; unit < end; unit++) {
     int64_t first_channel = (unit % channel_blocks) * block;
-    dnk_normalize_slab(context->x + unit * slab_size, context->output + unit * slab_size,
-                       shape->spatial, block, context->scale + first_channel,
+    dnk_normalize_slab(context, unit * slab_size, context->scale + first_channel,
                        context->shift + first_channel);
   }
 }
 
-dnk_status dnk_batch_norm_relu6_forward(const dnk_blocked_shape *shape, const float *x,
+dnk_status dnk_batch_norm_relu6_forward(const dnk_blocked_shape *shape, const void *x,
                                         const float *gamma, const float *beta, float epsilon,
-                                        float *mean, float *variance, float *z,
+                                        float *mean, float *variance, void *z,
                                         int32_t thread_count) {
   if (!dnk_valid(shape) || x == NULL || gamma == NULL || beta == NULL || mean == NULL ||
       variance == NULL || z == NULL || z == x || !(epsilon >= 0)) {
@@ -285,6 +334,7 @@ dnk_status dnk_batch_norm_relu6_forward(const dnk_blocked_shape *shape, const fl
   dnk_context context = {0};
   context.shape = shape;
   context.x = x;
+  context.bf16 = shape->element_type == DNK_BFLOAT16;
   context.gamma = gamma;
   context.beta = beta;
   context.epsilon = epsilon;
@@ -313,9 +363,9 @@ static void dnk_gradient_sums(const dnk_context *context, int64_t offset, int64_
   const float *scale = context->scale + first_channel;
   const float *shift = context->shift + first_channel;
   const float *mean = context->mean + first_channel;
+  int bf16 = context->bf16;
   for (int64_t image = 0; image < shape->batch; image++) {
-    const float *x = context->x + offset + image * image_stride;
-    const float *dz = context->dz + offset + image * image_stride;
+    int64_t slab = offset + image * image_stride;
     for (int64_t start = 0; start < shape->spatial; start += DNK_CHUNK) {
       int64_t stop = start + DNK_CHUNK < shape->spatial ? start + DNK_CHUNK : shape->spatial;
       if (width == DNK_LANES) {
@@ -325,8 +375,8 @@ static void dnk_gradient_sums(const dnk_context *context, int64_t offset, int64_
         dnk_floats partial = dnk_splat(0);
         dnk_floats partial_centred = dnk_splat(0);
         for (int64_t position = start; position < stop; position++) {
-          dnk_floats value = *(const dnk_floats *)(x + position * block);
-          dnk_floats diff = *(const dnk_floats *)(dz + position * block);
+          dnk_floats value = dnk_load(context->x, slab + position * block, bf16);
+          dnk_floats diff = dnk_load(context->dz, slab + position * block, bf16);
           dnk_floats g = dnk_pass_lanes(value * gain + bias, diff);
           partial += g;
           partial_centred += g * (value - centre);
@@ -339,8 +389,9 @@ static void dnk_gradient_sums(const dnk_context *context, int64_t offset, int64_
         float partial = 0;
         float partial_centred = 0;
         for (int64_t position = start; position < stop; position++) {
-          float value = x[position * block];
-          float g = dnk_pass(value * scale[0] + shift[0], dz[position * block]);
+          float value = dnk_load1(context->x, slab + position * block, bf16);
+          float g = dnk_pass(value * scale[0] + shift[0],
+                             dnk_load1(context->dz, slab + position * block, bf16));
           partial += g;
           partial_centred += g * (value - mean[0]);
         }
@@ -384,13 +435,15 @@ static void dnk_backward_sums(const void *raw, int64_t begin, int64_t end) {
   }
 }
 
-/// dx = g * data_gain - x * x_gain + offset over one [spatial][block] slab.
+/// dx = g * data_gain - x * x_gain + offset over the [spatial][block] slab starting at
+/// element `slab`.
 static void dnk_diff_slab(const dnk_context *context, int64_t slab, int64_t first_channel) {
   const dnk_blocked_shape *shape = context->shape;
   int64_t block = shape->block;
-  const float *x = context->x + slab;
-  const float *dz = context->dz + slab;
-  float *dx = context->output + slab;
+  int bf16 = context->bf16;
+  const void *x = context->x;
+  const void *dz = context->dz;
+  void *dx = context->output;
   const float *scale = context->scale + first_channel;
   const float *shift = context->shift + first_channel;
   const float *data_gain = context->data_gain + first_channel;
@@ -399,10 +452,10 @@ static void dnk_diff_slab(const dnk_context *context, int64_t slab, int64_t firs
   if (block % DNK_LANES != 0) {
     for (int64_t position = 0; position < shape->spatial; position++) {
       for (int64_t lane = 0; lane < block; lane++) {
-        int64_t index = position * block + lane;
-        float value = x[index];
-        float g = dnk_pass(value * scale[lane] + shift[lane], dz[index]);
-        dx[index] = g * data_gain[lane] - value * x_gain[lane] + offset[lane];
+        int64_t index = slab + position * block + lane;
+        float value = dnk_load1(x, index, bf16);
+        float g = dnk_pass(value * scale[lane] + shift[lane], dnk_load1(dz, index, bf16));
+        dnk_store1(dx, index, g * data_gain[lane] - value * x_gain[lane] + offset[lane], bf16);
       }
     }
     return;
@@ -414,10 +467,10 @@ static void dnk_diff_slab(const dnk_context *context, int64_t slab, int64_t firs
     dnk_floats value_gain = *(const dnk_floats *)(x_gain + first);
     dnk_floats constant = *(const dnk_floats *)(offset + first);
     for (int64_t position = 0; position < shape->spatial; position++) {
-      int64_t index = position * block + first;
-      dnk_floats value = *(const dnk_floats *)(x + index);
-      dnk_floats g = dnk_pass_lanes(value * gain + bias, *(const dnk_floats *)(dz + index));
-      *(dnk_floats *)(dx + index) = g * g_gain - value * value_gain + constant;
+      int64_t index = slab + position * block + first;
+      dnk_floats value = dnk_load(x, index, bf16);
+      dnk_floats g = dnk_pass_lanes(value * gain + bias, dnk_load(dz, index, bf16));
+      dnk_store(dx, index, g * g_gain - value * value_gain + constant, bf16);
     }
   }
 }
@@ -432,10 +485,10 @@ static void dnk_backward_diff(const void *raw, int64_t begin, int64_t end) {
   }
 }
 
-dnk_status dnk_batch_norm_relu6_backward(const dnk_blocked_shape *shape, const float *x,
-                                         const float *dz, const float *gamma,
+dnk_status dnk_batch_norm_relu6_backward(const dnk_blocked_shape *shape, const void *x,
+                                         const void *dz, const float *gamma,
                                          const float *beta, const float *mean,
-                                         const float *variance, float epsilon, float *dx,
+                                         const float *variance, float epsilon, void *dx,
                                          float *dgamma, float *dbeta, int32_t thread_count) {
   if (!dnk_valid(shape) || x == NULL || dz == NULL || gamma == NULL || beta == NULL ||
       mean == NULL || variance == NULL || dx == NULL || dgamma == NULL || dbeta == NULL ||
@@ -449,6 +502,7 @@ dnk_status dnk_batch_norm_relu6_backward(const dnk_blocked_shape *shape, const f
   context.shape = shape;
   context.x = x;
   context.dz = dz;
+  context.bf16 = shape->element_type == DNK_BFLOAT16;
   context.gamma = gamma;
   context.beta = beta;
   context.epsilon = epsilon;

@@ -21,13 +21,31 @@ struct BenchInferCommand: ParsableCommand {
   @Option(name: .long, parsing: .upToNextOption, help: "Thread counts to measure.")
   var threads: [Int] = [1, 2]
 
+  @Option(
+    name: .long, parsing: .upToNextOption,
+    help:
+      "Number formats to measure: float32, bfloat16, auto (default: float32, and bfloat16 where the CPU has it)."
+  )
+  var precision: [String] = []
+
   @Flag(name: .long, help: "Print JSON instead of a table.")
   var json = false
+
+  func validate() throws {
+    for text in precision where Precision(setting: text) == nil {
+      throw ValidationError("--precision takes float32, bfloat16 or auto, not \(text)")
+    }
+  }
 
   func run() throws {
     var configuration = InferenceBenchmark.Configuration()
     configuration.batchSizes = batch
     configuration.threadCounts = threads
+    let precisions: [Precision] =
+      precision.isEmpty
+      ? (CPUEngine.hasNativeBFloat16 ? [.float32, .bfloat16] : [.float32])
+      : precision.compactMap(Precision.init(setting:))
+    configuration.precisions = precisions.map(\.rawValue)
     let terminal = Terminal()
     let result = try InferenceBenchmark(configuration: configuration).run(progress: {
       terminal.progress($0)
@@ -44,10 +62,11 @@ struct BenchInferCommand: ParsableCommand {
     print()
     print(
       Terminal.table(
-        header: ["batch", "threads", "images/s", "ms/image", "GFLOP/s", "of peak"],
+        header: ["precision", "batch", "threads", "images/s", "ms/image", "GFLOP/s", "of peak"],
         rows: result.measurements.map {
           [
-            "\($0.batchSize)", "\($0.threads)", String(format: "%.1f", $0.imagesPerSecond),
+            $0.precision, "\($0.batchSize)", "\($0.threads)",
+            String(format: "%.1f", $0.imagesPerSecond),
             String(format: "%.2f", $0.millisecondsPerImage),
             String(format: "%.1f", $0.gflopsPerSecond),
             String(format: "%.0f%%", $0.fractionOfPeak * 100),

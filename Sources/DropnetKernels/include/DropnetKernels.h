@@ -22,14 +22,25 @@ typedef enum {
   DNK_ERROR_MEMORY = 2,
 } dnk_status;
 
+/// The element type of an activation.
+typedef enum {
+  /// IEEE single precision.
+  DNK_FLOAT32 = 0,
+  /// bfloat16: the upper 16 bits of a float32 (rounded to nearest even when written).
+  DNK_BFLOAT16 = 1,
+} dnk_element_type;
+
 /// The layout of an activation with logical shape [batch, channels, spatial], stored as
-/// [batch][channels / block][spatial][block] floats: block 1 is NCHW, block == channels is
-/// NHWC, 8 and 16 are oneDNN's nChw8c and nChw16c. `channels` must be a multiple of `block`.
+/// [batch][channels / block][spatial][block] elements of `element_type`: block 1 is NCHW,
+/// block == channels is NHWC, 8 and 16 are oneDNN's nChw8c and nChw16c. `channels` must be a
+/// multiple of `block`. Statistics, gamma, beta and the per-channel gradients are float32
+/// whatever the activations' type; sums run in float over short chunks, then in double.
 typedef struct {
   int64_t batch;
   int64_t channels;
   int64_t spatial;
   int64_t block;
+  dnk_element_type element_type;
 } dnk_blocked_shape;
 
 /// Batch normalization with the batch's statistics, then ReLU6, in one pass over the output:
@@ -37,9 +48,9 @@ typedef struct {
 ///   z = min(max(gamma[c] * (x - mean[c]) / sqrt(variance[c] + epsilon) + beta[c], 0), 6)
 /// Reads x twice (statistics, normalisation) and writes z once; z may not alias x (the
 /// backward pass reads x). `mean` and `variance` receive `channels` floats each.
-dnk_status dnk_batch_norm_relu6_forward(const dnk_blocked_shape *shape, const float *x,
+dnk_status dnk_batch_norm_relu6_forward(const dnk_blocked_shape *shape, const void *x,
                                         const float *gamma, const float *beta, float epsilon,
-                                        float *mean, float *variance, float *z,
+                                        float *mean, float *variance, void *z,
                                         int32_t thread_count);
 
 /// The backward pass of `dnk_batch_norm_relu6_forward` from dz, the diff of z. With
@@ -49,10 +60,10 @@ dnk_status dnk_batch_norm_relu6_forward(const dnk_blocked_shape *shape, const fl
 ///   dx = gamma / sqrt(variance + epsilon) * (g - dbeta / m - xhat * dgamma / m)
 /// `mean` and `variance` are the forward pass's. Reads x and dz twice, writes dx once; dx may
 /// alias dz (each element is read before it is written).
-dnk_status dnk_batch_norm_relu6_backward(const dnk_blocked_shape *shape, const float *x,
-                                         const float *dz, const float *gamma,
+dnk_status dnk_batch_norm_relu6_backward(const dnk_blocked_shape *shape, const void *x,
+                                         const void *dz, const float *gamma,
                                          const float *beta, const float *mean,
-                                         const float *variance, float epsilon, float *dx,
+                                         const float *variance, float epsilon, void *dx,
                                          float *dgamma, float *dbeta, int32_t thread_count);
 
 #ifdef __cplusplus
