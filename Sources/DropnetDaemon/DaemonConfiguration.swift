@@ -1,3 +1,4 @@
+import DropnetExport
 import DropnetTraining
 import Foundation
 import Logging
@@ -32,13 +33,16 @@ public struct DaemonConfiguration: Sendable, Equatable {
   public var dropFolder = "/srv/dropnet/drop"
   /// Manifest, frames, checkpoints, status.json, the pid file.
   public var stateFolder = "/var/lib/dropnet"
-  /// Where `<name>.mlmodel`, `<name>.json` and `versions/` are published.
+  /// Where `<name>.mlmodel` (and the other formats), `<name>.json` and `versions/` are
+  /// published.
   public var outputFolder = "/srv/dropnet/models"
   // [model]
-  /// The published file is `<modelName>.mlmodel`.
+  /// The published files are `<modelName>.mlmodel`, `.onnx`, `.tflite`.
   public var modelName = "DropnetClassifier"
   /// Published versions kept in `versions/`.
   public var versionsKept = 5
+  /// The formats published, all of one version (`model.formats`: "mlmodel,onnx,tflite").
+  public var formats = ExportFormat.allCases
   // [extraction]
   /// Frames sampled per second of video.
   public var frameRate = 8.0
@@ -144,6 +148,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
   /// Every key, in file order.
   public static let keys = [
     "folders.drop", "folders.state", "folders.output", "model.name", "model.versions_kept",
+    "model.formats",
     "extraction.frame_rate", "extraction.max_frames", "extraction.max_side",
     "extraction.quality_filter", "training.fine_tune", "training.fast_epochs",
     "training.epochs_fresh", "training.epochs_incremental", "training.batch_size",
@@ -210,6 +215,12 @@ public struct DaemonConfiguration: Sendable, Equatable {
       }
       modelName = name
     case "model.versions_kept": versionsKept = try integer(1...1000)
+    case "model.formats":
+      do {
+        formats = try ExportFormat.list(try string())
+      } catch let error as ExportError {
+        throw fail(error.message)
+      }
     case "extraction.frame_rate": frameRate = try double(0.01...240)
     case "extraction.max_frames": maximumFramesPerMovie = try integer(1...100_000)
     case "extraction.max_side": maximumSide = try integer(224...4096)
