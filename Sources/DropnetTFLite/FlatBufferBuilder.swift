@@ -41,7 +41,8 @@ struct FlatBufferBuilder {
     let used = size
     grown.withUnsafeMutableBufferPointer { target in
       storage.withUnsafeBufferPointer { source in
-        for index in 0..<used { target[capacity - used + index] = source[head + index] }
+        (target.baseAddress! + (capacity - used)).update(
+          from: source.baseAddress! + head, count: used)
       }
     }
     storage = grown
@@ -69,12 +70,14 @@ struct FlatBufferBuilder {
   }
 
   private mutating func pushBytes(_ bytes: Data) {
+    guard !bytes.isEmpty else { return }
     reserve(bytes.count)
     head -= bytes.count
     let start = head
-    storage.withUnsafeMutableBufferPointer { target in
+    storage.withUnsafeMutableBytes { target in
       bytes.withUnsafeBytes { source in
-        for index in 0..<source.count { target[start + index] = source[index] }
+        target.baseAddress!.advanced(by: start).copyMemory(
+          from: source.baseAddress!, byteCount: source.count)
       }
     }
   }
