@@ -2,7 +2,7 @@ import Foundation
 
 /// What `ModelExporter.export` wrote.
 public struct ExportResult: Sendable, Equatable {
-  /// `<folder>/<name>.<extension>` of each format written, in the order asked.
+  /// `<folder>/<name>.<extension>` of each format written.
   public var modelURLs: [ExportFormat: URL]
   /// `<folder>/<name>.json`
   public var summaryURL: URL
