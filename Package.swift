@@ -15,7 +15,11 @@
 //   DropnetWatch         drop-folder watching: a pure settle/debounce machine and an inotify feed
 //   DropnetJournal       swift-log handler for journald, systemd readiness/watchdog notification
 //   DropnetTraining      validation split, augmentation, class balance, history, batch loader
-//   DropnetCoreML        CoreML .mlmodel export of a checkpoint (trained heads too), parse-back reader
+//   DropnetCoreML        CoreML .mlmodel writer: InferenceNetwork -> bytes
+//   DropnetONNX          ONNX writer (opset 13, preprocessing in the graph): InferenceNetwork -> bytes
+//   DropnetTFLite        TFLite writer with Android image classifier metadata (own FlatBuffer
+//                        builder, label file in an appended ZIP): InferenceNetwork -> bytes
+//   DropnetExport        export of a checkpoint in every format: versions, summary, atomic writes
 //   DropnetDaemon        `dropnet serve`: config, service loop, training seam, publishing
 //   dropnet              the command-line tool: composes the parts
 import PackageDescription
@@ -124,13 +128,33 @@ let package = Package(
       name: "DropnetCoreML",
       dependencies: [
         "DropnetModel",
-        "DropnetArchitecture",
-        "DropnetStorage",
         .product(name: "SwiftProtobuf", package: "swift-protobuf"),
-        .product(name: "Crypto", package: "swift-crypto"),
       ],
       // The schema subset and its generator script live beside the generated coreml_model.pb.swift.
       exclude: ["Proto/coreml_model.proto"],
+      swiftSettings: strictSwift
+    ),
+    .target(
+      name: "DropnetONNX",
+      dependencies: [
+        "DropnetModel",
+        .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+      ],
+      // The schema subset and its generator script live beside the generated onnx_model.pb.swift.
+      exclude: ["Proto/onnx_model.proto"],
+      swiftSettings: strictSwift
+    ),
+    .target(
+      name: "DropnetTFLite",
+      dependencies: ["DropnetModel"],
+      swiftSettings: strictSwift
+    ),
+    .target(
+      name: "DropnetExport",
+      dependencies: [
+        "DropnetModel", "DropnetCoreML", "DropnetONNX", "DropnetTFLite", "DropnetStorage",
+        .product(name: "Crypto", package: "swift-crypto"),
+      ],
       swiftSettings: strictSwift
     ),
     .target(
@@ -145,7 +169,7 @@ let package = Package(
     .target(
       name: "DropnetDaemon",
       dependencies: [
-        "DropnetWatch", "DropnetJournal", "DropnetDataset", "DropnetTraining", "DropnetCoreML",
+        "DropnetWatch", "DropnetJournal", "DropnetDataset", "DropnetTraining", "DropnetExport",
         "DropnetModel", "DropnetStorage",
         .product(name: "Logging", package: "swift-log"),
         .product(name: "TOMLKit", package: "TOMLKit"),
@@ -159,7 +183,7 @@ let package = Package(
         "DropnetDataset",
         "DropnetEngine",
         "DropnetModel",
-        "DropnetCoreML",
+        "DropnetExport",
         "DropnetTraining",
         "DropnetDaemon",
         "DropnetJournal",
@@ -186,7 +210,7 @@ let package = Package(
     .target(
       name: "DropnetCoreMLReader",
       dependencies: [
-        "DropnetCoreML", "DropnetModel", "DropnetArchitecture",
+        "DropnetCoreML", "DropnetExport", "DropnetModel", "DropnetArchitecture",
         .product(name: "SwiftProtobuf", package: "swift-protobuf"),
       ],
       path: "Tests/DropnetCoreMLReader",
@@ -228,15 +252,16 @@ let package = Package(
     .testTarget(
       name: "DropnetDaemonTests",
       dependencies: [
-        "DropnetDaemon", "DropnetCoreML", "DropnetCoreMLReader", "DropnetArchitecture",
+        "DropnetDaemon", "DropnetExport", "DropnetCoreMLReader", "DropnetArchitecture",
         "DropnetWatch", "DropnetDataset", "DropnetModel",
         "DropnetTraining", "DropnetTestSupport", .product(name: "Logging", package: "swift-log"),
+        .product(name: "Crypto", package: "swift-crypto"),
       ],
       swiftSettings: strictSwift
     ),
     .testTarget(
       name: "DropnetSystemdTests",
-      dependencies: ["DropnetCoreML", "DropnetCoreMLReader", "DropnetTestSupport"],
+      dependencies: ["DropnetExport", "DropnetCoreMLReader", "DropnetTestSupport"],
       // The container's boot script is run from the source tree.
       exclude: ["boot-container.sh"],
       swiftSettings: strictSwift
@@ -246,14 +271,17 @@ let package = Package(
       dependencies: ["DropnetEngine", "DropnetArchitecture"],
       swiftSettings: strictSwift
     ),
+    // Every exported format read back by its own reader: coremltools, ONNX Runtime, LiteRT and
+    // MediaPipe (Python, from the tests' virtual environment) and dropnet's CoreML reader.
     .testTarget(
-      name: "DropnetCoreMLTests",
+      name: "DropnetExportTests",
       dependencies: [
-        "DropnetCoreML", "DropnetCoreMLReader", "DropnetModel", "DropnetArchitecture",
-        "DropnetEngine", "DropnetTraining", "DropnetDataset",
+        "DropnetExport", "DropnetCoreML", "DropnetONNX", "DropnetTFLite", "DropnetCoreMLReader",
+        "DropnetModel", "DropnetArchitecture", "DropnetEngine", "DropnetTraining", "DropnetDataset",
         "DropnetMedia", "DropnetTestSupport", .product(name: "Logging", package: "swift-log"),
+        .product(name: "Crypto", package: "swift-crypto"),
       ],
-      exclude: ["check_mlmodel.py"],
+      exclude: ["check_mlmodel.py", "check_runtimes.py"],
       swiftSettings: strictSwift
     ),
     .testTarget(

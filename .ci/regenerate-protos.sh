@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates every Sources/<Target>/Proto/<name>.pb.swift from the <name>.proto next to it
-# (the TensorFlow GraphDef subset in DropnetModel, the CoreML subset in DropnetCoreML).
+# (the TensorFlow GraphDef subset in DropnetModel, the CoreML subset in DropnetCoreML, the ONNX
+# subset in DropnetONNX).
 # The generated code is committed: building the plugin takes ~10 minutes, so neither the
 # build nor CI runs this; run it after editing a .proto.
 #

@@ -14,7 +14,8 @@ bash examples/install-dependencies.sh
 bash examples/make-examples.sh
 bash examples/fetch-weights.sh
 bash examples/fetch-test-photos.sh
-# The third-party readers of exported models (e.g. Tests/DropnetCoreMLTests/check_mlmodel.py).
+# The third-party readers of exported models (Tests/DropnetExportTests/check_mlmodel.py and
+# check_runtimes.py: coremltools, onnx, ONNX Runtime, LiteRT, MediaPipe).
 DROPNET_PYTHON=$(bash examples/python-env.sh Tests/requirements.txt)
 export DROPNET_PYTHON
 

@@ -11,10 +11,10 @@ public enum CoreMLSpecificationVersion {
   /// iOS 13, macOS 10.15: updatable models (on-device training).
   public static let iOS13 = 4
 
-  /// The lowest version that allows these options.
-  public static func minimum(for options: CoreMLExportOptions) -> Int {
-    if options.updatable { return iOS13 }
-    if options.float16Weights { return iOS11Point2 }
+  /// The lowest version that allows half-precision weights and an updatable layer as asked.
+  public static func minimum(float16: Bool, updatable: Bool) -> Int {
+    if updatable { return iOS13 }
+    if float16 { return iOS11Point2 }
     return iOS11
   }
 

@@ -98,7 +98,7 @@ enum MobileNetV1CoreMLNetwork {
         activation.reLu = CoreML_Specification_ActivationReLU()
         layers.append(layer(name, input: blob) { $0.activation = activation })
       case .batchNorm, .dropout:
-        throw CoreMLExportError(
+        throw ModelError(
           code: .invalidHead, message: "internal: the head was not folded before export")
       }
       blob = name
@@ -114,7 +114,7 @@ enum MobileNetV1CoreMLNetwork {
   static func weightParams(_ values: [Float], float16: Bool) -> CoreML_Specification_WeightParams {
     var params = CoreML_Specification_WeightParams()
     if float16 {
-      params.float16Value = HalfPrecision.encode(values)
+      params.float16Value = WeightBytes.float16(values)
     } else {
       params.floatValue = values
     }

@@ -1,5 +1,5 @@
-import DropnetCoreML
 import DropnetDataset
+import DropnetExport
 import DropnetJournal
 import DropnetModel
 import DropnetTraining
@@ -98,7 +98,8 @@ public final class Daemon {
     ModelPublisher(
       outputFolder: URL(fileURLWithPath: configuration.outputFolder),
       name: configuration.modelName, versionsKept: configuration.versionsKept,
-      exportOptions: CoreMLExportOptions(
+      formats: configuration.formats,
+      exportOptions: ExportOptions(
         author: "dropnet serve", dropnetVersion: DropnetVersion.string))
   }
   private var trainingPlanner: TrainingPlanner { TrainingPlanner(configuration) }

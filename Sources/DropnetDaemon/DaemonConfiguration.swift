@@ -1,3 +1,4 @@
+import DropnetExport
 import DropnetModel
 import DropnetTraining
 import Foundation
@@ -36,7 +37,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
   /// Held-out photos (`<label>/<photo>`) scored at every publish; empty: `.heldout` in the
   /// drop folder.
   public var heldOutFolder = ""
-  /// Where `<name>.mlmodel`, `<name>.json` and `versions/` are published.
+  /// Where `<name>.mlmodel` (and the other formats), `<name>.json` and `versions/` are
+  /// published.
   public var outputFolder = "/srv/dropnet/models"
   /// The held-out photos folder in force.
   public var resolvedHeldOutFolder: String {
@@ -44,10 +46,12 @@ public struct DaemonConfiguration: Sendable, Equatable {
       ? URL(fileURLWithPath: dropFolder).appendingPathComponent(".heldout").path : heldOutFolder
   }
   // [model]
-  /// The published file is `<modelName>.mlmodel`.
+  /// The published files are `<modelName>.mlmodel`, `.onnx`, `.tflite`.
   public var modelName = "DropnetClassifier"
   /// Published versions kept in `versions/`.
   public var versionsKept = 5
+  /// The formats published, all of one version (`model.formats`: "mlmodel,onnx,tflite").
+  public var formats = ExportFormat.allCases
   // [extraction]
   /// Frames sampled per second of video.
   public var frameRate = 8.0
@@ -155,7 +159,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
   /// Every key, in file order.
   public static let keys = [
     "folders.drop", "folders.state", "folders.output", "folders.heldout", "model.name",
-    "model.versions_kept",
+    "model.versions_kept", "model.formats",
     "extraction.frame_rate", "extraction.max_frames", "extraction.max_side",
     "extraction.quality_filter", "training.fine_tune", "training.fast_epochs",
     "training.epochs_fresh", "training.epochs_incremental", "training.batch_size",
@@ -229,6 +233,12 @@ public struct DaemonConfiguration: Sendable, Equatable {
       }
       heldOutFolder = path
     case "model.versions_kept": versionsKept = try integer(1...1000)
+    case "model.formats":
+      do {
+        formats = try ExportFormat.list(try string())
+      } catch let error as ExportError {
+        throw fail(error.message)
+      }
     case "extraction.frame_rate": frameRate = try double(0.01...240)
     case "extraction.max_frames": maximumFramesPerMovie = try integer(1...100_000)
     case "extraction.max_side": maximumSide = try integer(224...4096)

@@ -1,43 +1,53 @@
-import DropnetCoreML
+import DropnetExport
 import DropnetModel
 import DropnetStorage
 import Foundation
 
-/// Publishes a checkpoint as `<output>/<name>.mlmodel` + `<name>.json`, with
-/// `versions/<name>-<version>.mlmodel` (the newest `versionsKept`).
+/// Publishes a checkpoint as `<output>/<name>.<extension>` for every format of `formats`
+/// (`.mlmodel`, `.onnx`, `.tflite`) + `<name>.json`, all of one export version, with
+/// `versions/<name>-<version>.<extension>` (the newest `versionsKept` versions).
 ///
-/// Both files are first exported into `<output>/.staging/` (same file system) and only then
-/// renamed over the published ones, so a full disk or a failed export leaves the published
-/// model untouched, and a reader never sees a partial file. The version file is a hard link of
-/// the staged model (no second copy of the bytes).
+/// Every file is first exported into `<output>/.staging/` (same file system) and only then
+/// renamed over the published ones, the model files first and the summary (which names each
+/// file with its SHA-256) last, so a full disk or a failed export leaves the published model
+/// untouched, and a reader never sees a partial file. A published file of a format no longer
+/// configured is removed after the summary, so the folder holds one version. The version
+/// files are hard links of the staged models (no second copy of the bytes).
 public struct ModelPublisher {
   public var outputFolder: URL
   public var name: String
   public var versionsKept: Int
-  public var exportOptions: CoreMLExportOptions
+  public var formats: [ExportFormat]
+  public var exportOptions: ExportOptions
 
   public init(
     outputFolder: URL, name: String, versionsKept: Int,
-    exportOptions: CoreMLExportOptions = CoreMLExportOptions()
+    formats: [ExportFormat] = ExportFormat.allCases,
+    exportOptions: ExportOptions = ExportOptions()
   ) {
     self.outputFolder = outputFolder
     self.name = name
     self.versionsKept = versionsKept
+    self.formats = formats
     self.exportOptions = exportOptions
   }
 
-  public var modelURL: URL { outputFolder.appendingPathComponent(name + ".mlmodel") }
+  /// The published file of `format`.
+  public func modelURL(_ format: ExportFormat) -> URL {
+    outputFolder.appendingPathComponent(name + "." + format.fileExtension)
+  }
   public var summaryURL: URL { outputFolder.appendingPathComponent(name + ".json") }
   public var versionsFolder: URL { outputFolder.appendingPathComponent("versions") }
   var stagingFolder: URL { outputFolder.appendingPathComponent(".staging") }
 
-  /// The path of version `version`'s model.
-  public func versionURL(_ version: Int) -> URL {
-    versionsFolder.appendingPathComponent("\(name)-\(version).mlmodel")
+  /// The path of version `version`'s file of `format`.
+  public func versionURL(_ version: Int, format: ExportFormat = .mlmodel) -> URL {
+    versionsFolder.appendingPathComponent("\(name)-\(version).\(format.fileExtension)")
   }
 
-  /// Exports and publishes `checkpoint`; returns the export's summary. Throws `DaemonError`
-  /// (`.publishFailed`) with the reason; the published files are then as they were.
+  /// Exports and publishes `checkpoint` in every format; returns the export's summary. Throws
+  /// `DaemonError` (`.publishFailed`) with the reason; the published files are then as they
+  /// were.
   public func publish(_ checkpoint: Checkpoint) throws -> ExportSummary {
     let manager = FileManager.default
     do {
@@ -51,48 +61,66 @@ public struct ModelPublisher {
           + "output folder exists and is writable; the published model stays")
     }
     defer { try? manager.removeItem(at: stagingFolder) }
-    // The exporter counts versions up from the summary beside the model.
+    // The exporter counts versions up from the summary beside the models.
     let stagedSummary = stagingFolder.appendingPathComponent(name + ".json")
     if let previous = manager.contents(atPath: summaryURL.path) {
       try wrap { try AtomicFile.write(previous, to: stagedSummary) }
     }
     let result: ExportResult
     do {
-      result = try CoreMLExporter.export(
-        checkpoint: checkpoint, name: name, to: stagingFolder, options: exportOptions)
+      result = try ModelExporter.export(
+        checkpoint: checkpoint, name: name, to: stagingFolder, formats: formats,
+        options: exportOptions)
     } catch {
       throw DaemonError(.publishFailed, "export failed: \(error); the published model stays")
     }
     let version = result.summary.exportVersion
-    let versionFile = versionURL(version)
-    try? manager.removeItem(at: versionFile)
-    if link(result.modelURL.path, versionFile.path) != 0 {
-      throw DaemonError(
-        .publishFailed,
-        "cannot add \(versionFile.path) (\(String(cString: strerror(errno)))); the published "
-          + "model stays")
+    let staged = result.summary.files.map(\.format).compactMap { format in
+      result.url(format).map { (format: format, url: $0) }
     }
-    try wrap { try AtomicFile.move(result.modelURL, over: modelURL) }
+    for (format, url) in staged {
+      let versionFile = versionURL(version, format: format)
+      try? manager.removeItem(at: versionFile)
+      if link(url.path, versionFile.path) != 0 {
+        throw DaemonError(
+          .publishFailed,
+          "cannot add \(versionFile.path) (\(String(cString: strerror(errno)))); the published "
+            + "model stays")
+      }
+    }
+    for (format, url) in staged {
+      try wrap { try AtomicFile.move(url, over: modelURL(format)) }
+    }
     try wrap { try AtomicFile.move(result.summaryURL, over: summaryURL) }
+    for format in ExportFormat.allCases where !formats.contains(format) {
+      try? manager.removeItem(at: modelURL(format))
+    }
     pruneVersions()
     return result.summary
   }
 
-  /// Deletes all but the newest `versionsKept` version files.
+  /// Deletes the files of all but the newest `versionsKept` versions.
   public func pruneVersions() {
     for version in versions().dropLast(versionsKept) {
-      try? FileManager.default.removeItem(at: versionURL(version))
+      for format in ExportFormat.allCases {
+        try? FileManager.default.removeItem(at: versionURL(version, format: format))
+      }
     }
   }
 
-  /// The versions in `versions/`, oldest first.
+  /// The versions in `versions/` (a version counts when a file of any format has it), oldest
+  /// first.
   public func versions() -> [Int] {
     let entries = (try? FileManager.default.contentsOfDirectory(atPath: versionsFolder.path)) ?? []
     let prefix = name + "-"
-    return entries.compactMap { entry -> Int? in
-      guard entry.hasPrefix(prefix), entry.hasSuffix(".mlmodel") else { return nil }
-      return Int(entry.dropFirst(prefix.count).dropLast(".mlmodel".count))
-    }.sorted()
+    let found = entries.compactMap { entry -> Int? in
+      guard entry.hasPrefix(prefix) else { return nil }
+      for format in ExportFormat.allCases where entry.hasSuffix("." + format.fileExtension) {
+        return Int(entry.dropFirst(prefix.count).dropLast(format.fileExtension.count + 1))
+      }
+      return nil
+    }
+    return Set(found).sorted()
   }
 
   private func wrap(_ body: () throws -> Void) throws {

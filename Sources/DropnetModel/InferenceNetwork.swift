@@ -10,6 +10,10 @@ public struct InferenceNetwork: Sendable {
   /// Each input byte v becomes `v * inputScale + inputBias` ([-1, 1], what the weights expect).
   public static let inputScale: Float = 1 / 127.5
   public static let inputBias: Float = -1
+  /// The same map as a mean and standard deviation, the form TFLite metadata states:
+  /// (v - inputMean) / inputStandardDeviation = v * inputScale + inputBias.
+  public static let inputMean: Float = 127.5
+  public static let inputStandardDeviation: Float = 127.5
   /// The convolutions in order, batch norm folded (`MobileNetV1Architecture.layers`).
   public var convolutions: [FoldedConvolution]
   /// The classifier after pooling, folded: only `.innerProduct` and `.relu` layers, the last an

@@ -7,7 +7,7 @@ import Logging
 struct ServeCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "serve",
-    abstract: "Watch a drop folder, retrain when it changes, republish the CoreML model.",
+    abstract: "Watch a drop folder, retrain when it changes, republish the models.",
     discussion: """
       The daemon (systemd/dropnet.service runs it). It watches the drop folder with inotify, \
       extracts each movie once it has been unchanged for `watch.settle`, and retrains after \
@@ -15,8 +15,9 @@ struct ServeCommand: ParsableCommand {
       Training has two speeds: a fast head-only pass on cached features is published first, \
       then the second pass (`training.fine_tune`) is published if the gate lets it through.
 
-      Publishing: OUTPUT/<name>.mlmodel and <name>.json are replaced atomically (a reader \
-      never sees a partial file), OUTPUT/versions/<name>-<version>.mlmodel keeps the last \
+      Publishing: OUTPUT/<name>.mlmodel, .onnx and .tflite (`model.formats`) and <name>.json \
+      are replaced atomically, all of one version, the summary last (a reader never sees a \
+      partial file), OUTPUT/versions/<name>-<version>.<format> keeps the last \
       `model.versions_kept`. Publish gate: a retrained model replaces the published one only \
       if its validation accuracy is not worse (minus `publish.gate_margin`) than the \
       published model's, scored again on the current validation set (else its stored \
@@ -58,6 +59,8 @@ struct ServeCommand: ParsableCommand {
   var name: String?
   @Option(name: .long, help: "model.versions_kept: versions kept in OUTPUT/versions.")
   var versionsKept: Int?
+  @Option(name: .long, help: "model.formats: published formats (\"mlmodel,onnx,tflite\").")
+  var formats: String?
   @Option(name: .long, help: "extraction.frame_rate: frames sampled per second.")
   var frameRate: Double?
   @Option(name: .long, help: "extraction.max_frames: most frames sampled per movie.")
@@ -111,6 +114,7 @@ struct ServeCommand: ParsableCommand {
     put("folders.heldout", heldout.map { .string(Self.absolute($0)) })
     put("model.name", name.map { .string($0) })
     put("model.versions_kept", versionsKept.map { .integer($0) })
+    put("model.formats", formats.map { .string($0) })
     put("extraction.frame_rate", frameRate.map { .double($0) })
     put("extraction.max_frames", maxFrames.map { .integer($0) })
     put("training.fine_tune", fineTune.map { .string($0) })

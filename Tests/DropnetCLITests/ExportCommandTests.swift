@@ -2,7 +2,7 @@ import DropnetTestSupport
 import Foundation
 import XCTest
 
-/// `dropnet export` as a user runs it (the file itself is proven in DropnetCoreMLTests).
+/// `dropnet export` as a user runs it (the files themselves are proven in DropnetExportTests).
 final class ExportCommandTests: XCTestCase {
   func testExportWritesModelAndSummaryAndCountsVersionsUp() throws {
     let out = try TestFiles.temporaryFolder().appendingPathComponent("models")
@@ -15,15 +15,34 @@ final class ExportCommandTests: XCTestCase {
     XCTAssertTrue(first.output.contains("version 1"), first.output)
     XCTAssertEqual(
       Set(try FileManager.default.contentsOfDirectory(atPath: out.path)),
-      ["ImageNet.mlmodel", "ImageNet.json"])
-    let second = try CLIFixtures.run(arguments + ["--float16"])
+      ["ImageNet.mlmodel", "ImageNet.onnx", "ImageNet.tflite", "ImageNet.json"],
+      "every format by default")
+    let second = try CLIFixtures.run(arguments + ["--float16", "--format", "onnx, tflite"])
     XCTAssertEqual(second.status, 0, second.output)
-    XCTAssertTrue(second.output.contains("version 2, "), second.output)
+    XCTAssertTrue(second.output.contains("ImageNet.onnx (version 2, "), second.output)
+    XCTAssertTrue(second.output.contains("ImageNet.tflite (version 2, "), second.output)
+    XCTAssertFalse(second.output.contains("ImageNet.mlmodel"), second.output)
     XCTAssertTrue(second.output.contains("float16"), second.output)
     let summary =
       try JSONSerialization.jsonObject(
         with: Data(contentsOf: out.appendingPathComponent("ImageNet.json"))) as? [String: Any]
     XCTAssertEqual((summary?["classLabels"] as? [String])?.count, 1001)
+    let files = summary?["files"] as? [[String: Any]]
+    XCTAssertEqual(
+      files?.compactMap { $0["file"] as? String }, ["ImageNet.onnx", "ImageNet.tflite"])
+    XCTAssertEqual(files?.compactMap { ($0["sha256"] as? String)?.count }, [64, 64])
+  }
+
+  func testAnUnknownFormatIsRefusedNamingTheKnownOnes() throws {
+    let out = try TestFiles.temporaryFolder().appendingPathComponent("models")
+    let result = try CLIFixtures.run([
+      "export", "--checkpoint", try DropnetExecutable.imageNetWeights().path, "--out", out.path,
+      "--format", "onnx,pt",
+    ])
+    XCTAssertEqual(result.status, 2, result.output)
+    XCTAssertTrue(result.output.contains("unknown format \"pt\""), result.output)
+    XCTAssertTrue(result.output.contains("mlmodel, onnx, tflite"), result.output)
+    XCTAssertFalse(FileManager.default.fileExists(atPath: out.path), "nothing written")
   }
 
   func testAnOutputPathThatIsAFileIsRefused() throws {

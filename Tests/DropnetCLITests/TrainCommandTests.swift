@@ -89,7 +89,7 @@ final class TrainCommandTests: XCTestCase {
     XCTAssertEqual(export.status, 0, export.output)
     XCTAssertTrue(export.output.contains("4 classes"), export.output)
     let check = try ChildProcess.python([
-      TestFiles.packageRoot.appendingPathComponent("Tests/DropnetCoreMLTests/check_mlmodel.py")
+      TestFiles.packageRoot.appendingPathComponent("Tests/DropnetExportTests/check_mlmodel.py")
         .path,
       models.appendingPathComponent("Example.mlmodel").path + ","
         + models.appendingPathComponent("Example.json").path,

@@ -1,4 +1,5 @@
 import DropnetArchitecture
+import DropnetExport
 import DropnetModel
 import Foundation
 import SwiftProtobuf
@@ -81,8 +82,8 @@ public struct CoreMLClassifierFile: Sendable {
     do {
       bytes = try Data(contentsOf: url)
     } catch {
-      throw CoreMLExportError(
-        code: .notACoreMLModel, file: url.path,
+      throw ExportError(
+        code: .notAModel, file: url.path,
         message: "cannot read the model (\(error.localizedDescription)); check the path")
     }
     try self.init(serialized: bytes, file: url.path)
@@ -95,13 +96,13 @@ public struct CoreMLClassifierFile: Sendable {
     do {
       model = try CoreML_Specification_Model(serializedBytes: bytes)
     } catch {
-      throw CoreMLExportError(
-        code: .notACoreMLModel, file: file,
+      throw ExportError(
+        code: .notAModel, file: file,
         message: "not a CoreML protobuf model (\(error)); pass an .mlmodel file")
     }
     guard case .neuralNetworkClassifier(let classifier) = model.type else {
-      throw CoreMLExportError(
-        code: .notACoreMLModel, file: file,
+      throw ExportError(
+        code: .notAModel, file: file,
         message: "the model is not a NeuralNetworkClassifier; only dropnet exports are read")
     }
     let description = model.description_p
@@ -110,8 +111,8 @@ public struct CoreMLClassifierFile: Sendable {
       case .scaler(let scaler) = preprocessing.preprocessor,
       case .stringClassLabels(let labels) = classifier.classLabels
     else {
-      throw CoreMLExportError(
-        code: .notACoreMLModel, file: file,
+      throw ExportError(
+        code: .notAModel, file: file,
         message: "expected one image input with an image scaler and string class labels, as "
           + "dropnet writes")
     }
@@ -161,7 +162,7 @@ public struct CoreMLClassifierFile: Sendable {
     let biases = [redBias, greenBias, blueBias]
     for (imageIndex, pixels) in images.enumerated() {
       guard pixels.count == pixelCount * 3 else {
-        throw CoreMLExportError(
+        throw ExportError(
           code: .invalidImage, file: file,
           message: "an image has \(pixels.count) bytes; the model takes \(imageWidth)x"
             + "\(imageHeight) RGB (\(pixelCount * 3) bytes)")
@@ -259,7 +260,7 @@ public struct CoreMLClassifierFile: Sendable {
     labels classLabels: [String], probabilitiesName predictedProbabilitiesName: String,
     file: String
   ) throws -> (tensors: [String: HostTensor], head: [ClassifierHead.Layer]) {
-    func unexpected(_ what: String) -> CoreMLExportError { Self.unexpected(what, file: file) }
+    func unexpected(_ what: String) -> ExportError { Self.unexpected(what, file: file) }
     func values(_ params: CoreML_Specification_WeightParams, count: Int, _ layer: String) throws
       -> [Float]
     {
@@ -403,7 +404,7 @@ public struct CoreMLClassifierFile: Sendable {
     _ params: CoreML_Specification_WeightParams, count: Int, _ layer: String, file: String
   ) throws -> [Float] {
     let values =
-      params.floatValue.isEmpty ? HalfPrecision.decode(params.float16Value) : params.floatValue
+      params.floatValue.isEmpty ? WeightBytes.float16Values(params.float16Value) : params.floatValue
     guard values.count == count else {
       throw unexpected(
         "layer \(layer) holds \(values.count) weights, its shape needs \(count)", file: file)
@@ -411,8 +412,8 @@ public struct CoreMLClassifierFile: Sendable {
     return values
   }
 
-  private static func unexpected(_ what: String, file: String) -> CoreMLExportError {
-    CoreMLExportError(
+  private static func unexpected(_ what: String, file: String) -> ExportError {
+    ExportError(
       code: .unexpectedLayer, file: file,
       message: what + "; this reader only runs MobileNet v1 classifiers exported by dropnet")
   }

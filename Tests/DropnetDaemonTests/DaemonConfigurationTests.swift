@@ -1,3 +1,4 @@
+import DropnetExport
 import DropnetTestSupport
 import DropnetTraining
 import Foundation
@@ -53,6 +54,8 @@ final class DaemonConfigurationTests: XCTestCase {
       ("[folders]\noutput = true", "folders.output", "expected a string"),
       ("[model]\nname = \"my model\"", "model.name", "letters"),
       ("[model]\nversions_kept = 0", "model.versions_kept", "1...1000"),
+      ("[model]\nformats = \"mlmodel,keras\"", "model.formats", "unknown format \"keras\""),
+      ("[model]\nformats = \"\"", "model.formats", "name one or more of mlmodel, onnx, tflite"),
       ("[extraction]\nframe_rate = \"fast\"", "extraction.frame_rate", "expected a number"),
       ("[extraction]\nmax_frames = 0", "extraction.max_frames", "1...100000"),
       ("[extraction]\nmax_side = 10", "extraction.max_side", "224...4096"),
@@ -95,6 +98,16 @@ final class DaemonConfigurationTests: XCTestCase {
       }
     }
     XCTAssertEqual(Set(DaemonConfiguration.keys).subtracting(covered), [], "keys without a case")
+  }
+
+  func testFormatsAreAListInFileOrderWithoutRepeats() throws {
+    XCTAssertEqual(DaemonConfiguration().formats, [.mlmodel, .onnx, .tflite])
+    let configuration = try DaemonConfiguration.parse(
+      "[model]\nformats = \"tflite, ONNX,tflite\"", overrides: [:])
+    XCTAssertEqual(configuration.formats, [.onnx, .tflite])
+    let overridden = try DaemonConfiguration.parse(
+      "[model]\nformats = \"onnx\"", overrides: ["model.formats": .string("mlmodel")])
+    XCTAssertEqual(overridden.formats, [.mlmodel], "the flag wins over the file")
   }
 
   func testFineTuneModesParseAndBadOnesAreNamed() throws {

@@ -1,6 +1,7 @@
-import DropnetCoreML
+import Crypto
 import DropnetCoreMLReader
 import DropnetDaemon
+import DropnetExport
 import DropnetTestSupport
 import Foundation
 import XCTest
@@ -9,7 +10,8 @@ import XCTest
 /// notify socket: what a user and systemd see.
 final class DaemonServiceTests: XCTestCase {
   /// The published model as a reader sees it: labels of the .mlmodel (parsed back), the
-  /// summary's version, and the version file, which must hold the same bytes.
+  /// summary's version, and every format's file, whose SHA-256 the summary gives and whose
+  /// version file must hold the same bytes.
   func publishedModel(_ harness: ServiceHarness, file: StaticString = #filePath, line: UInt = #line)
     throws -> (labels: [String], version: Int)
   {
@@ -19,11 +21,20 @@ final class DaemonServiceTests: XCTestCase {
       ExportSummary.self,
       from: Data(contentsOf: harness.output.appendingPathComponent("DropnetClassifier.json")))
     XCTAssertEqual(summary.classLabels, parsed.classLabels, file: file, line: line)
-    let version = harness.output.appendingPathComponent(
-      "versions/DropnetClassifier-\(summary.exportVersion).mlmodel")
     XCTAssertEqual(
-      try Data(contentsOf: version), try Data(contentsOf: model),
-      "versions/ holds the published bytes", file: file, line: line)
+      summary.files.map(\.format), ExportFormat.allCases, "every format is published",
+      file: file, line: line)
+    for entry in summary.files {
+      let published = try Data(contentsOf: harness.output.appendingPathComponent(entry.file))
+      XCTAssertEqual(
+        SHA256.hash(data: published).map { String(format: "%02x", $0) }.joined(), entry.sha256,
+        "\(entry.file) is the file the summary names", file: file, line: line)
+      let version = harness.output.appendingPathComponent(
+        "versions/DropnetClassifier-\(summary.exportVersion).\(entry.format.fileExtension)")
+      XCTAssertEqual(
+        try Data(contentsOf: version), published, "versions/ holds the published bytes",
+        file: file, line: line)
+    }
     return (parsed.classLabels, summary.exportVersion)
   }
 
@@ -121,8 +132,10 @@ final class DaemonServiceTests: XCTestCase {
     XCTAssertEqual(model.labels, ["fish", "tool"])
     let versions = try FileManager.default.contentsOfDirectory(
       atPath: harness.output.appendingPathComponent("versions").path)
-    XCTAssertEqual(versions.count, 3, "model.versions_kept = 3: \(versions)")
-    XCTAssertTrue(versions.contains("DropnetClassifier-\(model.version).mlmodel"))
+    XCTAssertEqual(versions.count, 3 * 3, "model.versions_kept = 3, three formats: \(versions)")
+    for format in ExportFormat.allCases {
+      XCTAssertTrue(versions.contains("DropnetClassifier-\(model.version).\(format)"))
+    }
 
     let status = try DropnetExecutable.run(["status", "--state", harness.state.path])
     XCTAssertEqual(status.status, 0, status.output)

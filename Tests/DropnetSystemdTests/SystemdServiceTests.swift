@@ -1,5 +1,5 @@
-import DropnetCoreML
 import DropnetCoreMLReader
+import DropnetExport
 import DropnetTestSupport
 import Foundation
 import XCTest
@@ -81,7 +81,8 @@ final class SystemdServiceTests: XCTestCase {
     XCTAssertEqual(summary.classLabels.sorted(), ["fish", "monument", "tool", "windmill"])
     let model = container.url("/srv/dropnet/models/DropnetClassifier.mlmodel")
     XCTAssertEqual(try CoreMLClassifierFile(contentsOf: model).classLabels, summary.classLabels)
-    for file in ["DropnetClassifier.mlmodel", "DropnetClassifier.json", "versions"] {
+    XCTAssertEqual(summary.files.map(\.format), [.mlmodel, .onnx, .tflite])
+    for file in summary.files.map(\.file) + ["DropnetClassifier.json", "versions"] {
       let attributes = try FileManager.default.attributesOfItem(
         atPath: container.url("/srv/dropnet/models/\(file)").path)
       let mode = (attributes[.posixPermissions] as? Int ?? 0) & 0o777

@@ -1,30 +1,29 @@
 import Crypto
 import DropnetCoreMLReader
+import DropnetExport
 import DropnetModel
 import Foundation
 import XCTest
-
-@testable import DropnetCoreML
 
 /// Exports of the real ImageNet checkpoint: the files, the summary, the read-back structure
 /// and the third-party parse by coremltools.
 final class CoreMLExportTests: XCTestCase {
   func testExportWritesModelAndSummaryAndCountsVersions() throws {
-    let checkpoint = try CoreMLTestSupport.imageNetCheckpoint()
-    let folder = try CoreMLTestSupport.temporaryFolder(for: self)
+    let checkpoint = try ExportTestSupport.imageNetCheckpoint()
+    let folder = try ExportTestSupport.temporaryFolder(for: self)
       .appendingPathComponent("out/models")  // created by the export
-    let options = CoreMLExportOptions(dropnetVersion: "test", userDefined: ["purpose": "test"])
+    let options = ExportOptions(dropnetVersion: "test", userDefined: ["purpose": "test"])
 
-    let first = try CoreMLExporter.export(
+    let first = try ExportTestSupport.exportCoreML(
       checkpoint: checkpoint, name: "ImageNet", to: folder, options: options)
     XCTAssertEqual(
-      try CoreMLTestSupport.contents(of: folder), ["ImageNet.json", "ImageNet.mlmodel"])
-    let bytes = try Data(contentsOf: first.modelURL)
+      try ExportTestSupport.contents(of: folder), ["ImageNet.json", "ImageNet.mlmodel"])
+    let bytes = try Data(contentsOf: first.mlmodelURL)
     let summary = try JSONDecoder().decode(
       ExportSummary.self, from: Data(contentsOf: first.summaryURL))
     XCTAssertEqual(summary, first.summary)
     XCTAssertEqual(summary.exportVersion, 1)
-    XCTAssertEqual(summary.modelByteCount, bytes.count)
+    XCTAssertEqual(summary.mlmodelByteCount, bytes.count)
     XCTAssertEqual(
       summary.modelSHA256, SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined())
     XCTAssertEqual(summary.classLabels, ImageNetLabels.withBackground)
@@ -35,24 +34,24 @@ final class CoreMLExportTests: XCTestCase {
     // plus ~27 kB of labels, names and metadata.
     XCTAssertEqual(bytes.count / 100_000, 169, "\(bytes.count) bytes")
 
-    let second = try CoreMLExporter.export(
+    let second = try ExportTestSupport.exportCoreML(
       checkpoint: checkpoint, name: "ImageNet", to: folder, options: options)
     XCTAssertEqual(second.summary.exportVersion, 2)
-    let model = try CoreMLClassifierFile(contentsOf: second.modelURL)
+    let model = try CoreMLClassifierFile(contentsOf: second.mlmodelURL)
     XCTAssertEqual(model.metadata.versionString, "2")
     XCTAssertEqual(model.metadata.userDefined["purpose"], "test")
     XCTAssertEqual(model.metadata.userDefined["dropnet_version"], "test")
     XCTAssertEqual(
       model.metadata.userDefined["base_weights_sha256"], checkpoint.metadata.sourceSHA256)
     XCTAssertEqual(
-      try CoreMLTestSupport.contents(of: folder), ["ImageNet.json", "ImageNet.mlmodel"])
+      try ExportTestSupport.contents(of: folder), ["ImageNet.json", "ImageNet.mlmodel"])
   }
 
   func testReadBackHasTheDescriptionPreprocessingAndLayers() throws {
-    let checkpoint = try CoreMLTestSupport.imageNetCheckpoint()
-    let folder = try CoreMLTestSupport.temporaryFolder(for: self)
-    let result = try CoreMLExporter.export(checkpoint: checkpoint, name: "M", to: folder)
-    let model = try CoreMLClassifierFile(contentsOf: result.modelURL)
+    let checkpoint = try ExportTestSupport.imageNetCheckpoint()
+    let folder = try ExportTestSupport.temporaryFolder(for: self)
+    let result = try ExportTestSupport.exportCoreML(checkpoint: checkpoint, name: "M", to: folder)
+    let model = try CoreMLClassifierFile(contentsOf: result.mlmodelURL)
 
     XCTAssertEqual(model.specificationVersion, 1)
     XCTAssertFalse(model.isUpdatable)
@@ -85,10 +84,10 @@ final class CoreMLExportTests: XCTestCase {
   }
 
   func testReadBackGivesTheCheckpointsWeightsInEngineForm() throws {
-    let checkpoint = try CoreMLTestSupport.imageNetCheckpoint()
-    let folder = try CoreMLTestSupport.temporaryFolder(for: self)
-    let result = try CoreMLExporter.export(checkpoint: checkpoint, name: "M", to: folder)
-    let weights = try CoreMLClassifierFile(contentsOf: result.modelURL).mobileNetWeights()
+    let checkpoint = try ExportTestSupport.imageNetCheckpoint()
+    let folder = try ExportTestSupport.temporaryFolder(for: self)
+    let result = try ExportTestSupport.exportCoreML(checkpoint: checkpoint, name: "M", to: folder)
+    let weights = try CoreMLClassifierFile(contentsOf: result.mlmodelURL).mobileNetWeights()
 
     XCTAssertEqual(Set(weights.keys), Set(checkpoint.tensors.keys))
     for (name, tensor) in checkpoint.tensors {
@@ -117,17 +116,17 @@ final class CoreMLExportTests: XCTestCase {
     // userDefined is a protobuf map: without deterministic ordering its entries come out in
     // Swift's hash order, which changes from process to process, and so would the export
     // hash. Eight entries in hash order are sorted by chance once in 40,320.
-    let checkpoint = try CoreMLTestSupport.imageNetCheckpoint()
-    let folder = try CoreMLTestSupport.temporaryFolder(for: self)
+    let checkpoint = try ExportTestSupport.imageNetCheckpoint()
+    let folder = try ExportTestSupport.temporaryFolder(for: self)
     let keys = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel"]
       .map { "order-test-\($0)" }
     var userDefined: [String: String] = [:]
     for key in keys { userDefined[key] = "x" }
-    let options = CoreMLExportOptions(
+    let options = ExportOptions(
       userDefined: userDefined, exportDate: Date(timeIntervalSince1970: 0))
-    let result = try CoreMLExporter.export(
+    let result = try ExportTestSupport.exportCoreML(
       checkpoint: checkpoint, name: "M", to: folder, options: options)
-    let bytes = try Data(contentsOf: result.modelURL)
+    let bytes = try Data(contentsOf: result.mlmodelURL)
     let offsets = try keys.map { key in
       try XCTUnwrap(bytes.range(of: Data(key.utf8))?.lowerBound, key)
     }
@@ -136,20 +135,21 @@ final class CoreMLExportTests: XCTestCase {
   }
 
   func testFloat16HalvesTheFile() throws {
-    let checkpoint = try CoreMLTestSupport.imageNetCheckpoint()
-    let folder = try CoreMLTestSupport.temporaryFolder(for: self)
-    let full = try CoreMLExporter.export(checkpoint: checkpoint, name: "Full", to: folder)
-    let half = try CoreMLExporter.export(
+    let checkpoint = try ExportTestSupport.imageNetCheckpoint()
+    let folder = try ExportTestSupport.temporaryFolder(for: self)
+    let full = try ExportTestSupport.exportCoreML(checkpoint: checkpoint, name: "Full", to: folder)
+    let half = try ExportTestSupport.exportCoreML(
       checkpoint: checkpoint, name: "Half", to: folder,
-      options: CoreMLExportOptions(float16Weights: true))
+      options: ExportOptions(float16Weights: true))
     XCTAssertEqual(half.summary.specificationVersion, 2)
     XCTAssertEqual(half.summary.weightPrecision, "float16")
     print(
-      "export sizes: float32 \(full.summary.modelByteCount) bytes, float16 "
-        + "\(half.summary.modelByteCount) bytes")
-    let ratio = Double(half.summary.modelByteCount) / Double(full.summary.modelByteCount)
+      "export sizes: float32 \(full.summary.mlmodelByteCount) bytes, float16 "
+        + "\(half.summary.mlmodelByteCount) bytes")
+    let ratio = Double(half.summary.mlmodelByteCount) / Double(full.summary.mlmodelByteCount)
     XCTAssertEqual(
-      ratio, 0.5, accuracy: 0.01, "\(half.summary.modelByteCount) / \(full.summary.modelByteCount)")
+      ratio, 0.5, accuracy: 0.01,
+      "\(half.summary.mlmodelByteCount) / \(full.summary.mlmodelByteCount)")
   }
 
   /// Largest probability difference between the NumPy interpretation of the float32 file and
@@ -159,24 +159,24 @@ final class CoreMLExportTests: XCTestCase {
   static let float16InterpreterTolerance = 0.02
 
   func testCoreMLToolsAcceptsTheExportsAndTheirLayersMatchTensorFlow() throws {
-    let checkpoint = try CoreMLTestSupport.imageNetCheckpoint()
-    let folder = try CoreMLTestSupport.temporaryFolder(for: self)
-    let photos = CoreMLTestSupport.referencePhotoStems
-    var exports: [CoreMLTestSupport.CheckedExport] = []
+    let checkpoint = try ExportTestSupport.imageNetCheckpoint()
+    let folder = try ExportTestSupport.temporaryFolder(for: self)
+    let photos = ExportTestSupport.referencePhotoStems
+    var exports: [ExportTestSupport.CheckedExport] = []
     for (name, options) in [
-      ("Float32", CoreMLExportOptions()),
-      ("Float16", CoreMLExportOptions(float16Weights: true)),
-      ("Updatable", CoreMLExportOptions(updatable: true)),
-      ("Both", CoreMLExportOptions(float16Weights: true, updatable: true)),
+      ("Float32", ExportOptions()),
+      ("Float16", ExportOptions(float16Weights: true)),
+      ("Updatable", ExportOptions(updatable: true)),
+      ("Both", ExportOptions(float16Weights: true, updatable: true)),
     ] {
-      let result = try CoreMLExporter.export(
+      let result = try ExportTestSupport.exportCoreML(
         checkpoint: checkpoint, name: name, to: folder, options: options)
       exports.append(
-        CoreMLTestSupport.CheckedExport(
-          model: result.modelURL, summary: result.summaryURL, float16: options.float16Weights,
+        ExportTestSupport.CheckedExport(
+          model: result.mlmodelURL, summary: result.summaryURL, float16: options.float16Weights,
           updatable: options.updatable, photos: exports.count < 2 ? photos : []))
     }
-    let (status, output) = try CoreMLTestSupport.runCoreMLTools(exports)
+    let (status, output) = try ExportTestSupport.runCoreMLTools(exports)
     XCTAssertEqual(status, 0, output)
     let reports = try output.split(separator: "\n").filter { $0.hasPrefix("{\"") }.map {
       try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
@@ -200,15 +200,15 @@ final class CoreMLExportTests: XCTestCase {
 
   func testCoreMLToolsRejectsAModelWhoseLabelsDoNotMatchTheSummary() throws {
     // The checker must be able to fail: a summary with other labels is caught.
-    let checkpoint = try CoreMLTestSupport.imageNetCheckpoint()
-    let folder = try CoreMLTestSupport.temporaryFolder(for: self)
-    let result = try CoreMLExporter.export(checkpoint: checkpoint, name: "M", to: folder)
+    let checkpoint = try ExportTestSupport.imageNetCheckpoint()
+    let folder = try ExportTestSupport.temporaryFolder(for: self)
+    let result = try ExportTestSupport.exportCoreML(checkpoint: checkpoint, name: "M", to: folder)
     var summary = result.summary
     summary.classLabels[1] = "not a tench"
     let wrongSummary = folder.appendingPathComponent("wrong.json")
     try JSONEncoder().encode(summary).write(to: wrongSummary)
-    let (status, output) = try CoreMLTestSupport.runCoreMLTools([
-      CoreMLTestSupport.CheckedExport(model: result.modelURL, summary: wrongSummary)
+    let (status, output) = try ExportTestSupport.runCoreMLTools([
+      ExportTestSupport.CheckedExport(model: result.mlmodelURL, summary: wrongSummary)
     ])
     XCTAssertEqual(status, 1, output)
     XCTAssertTrue(output.contains("stringClassLabels differ"), output)

@@ -1,16 +1,17 @@
 import DropnetModel
 import Foundation
 
-/// How `CoreMLExporter` writes a model.
-public struct CoreMLExportOptions: Sendable {
-  /// Store weights as IEEE half floats (`WeightParams.float16Value`): about half the file,
-  /// predictions change slightly; needs specification version 2 (iOS 11.2).
+/// How `ModelExporter` writes a model, in every format.
+public struct ExportOptions: Sendable {
+  /// Store weights as IEEE half floats: about half the file, predictions change slightly
+  /// (CoreML: specification version 2, iOS 11.2; ONNX and TFLite: FLOAT16 weights widened to
+  /// float32 inside the model).
   public var float16Weights: Bool
-  /// Mark the last inner product updatable (categorical cross-entropy, SGD) so an app can
-  /// personalise the model with `MLUpdateTask`; needs specification version 4 (iOS 13).
+  /// CoreML only: mark the last inner product updatable (categorical cross-entropy, SGD) so an
+  /// app can personalise the model with `MLUpdateTask`; specification version 4 (iOS 13).
   public var updatable: Bool
-  /// The classifier head as trained; nil takes the checkpoint's ImageNet logits convolution
-  /// (`ClassifierHead.logitsConvolution(of:)`).
+  /// The classifier head as trained; nil takes the checkpoint's own (its trained head, else
+  /// its ImageNet logits convolution).
   public var head: ClassifierHead?
   /// Metadata: who made the model.
   public var author: String
@@ -18,9 +19,9 @@ public struct CoreMLExportOptions: Sendable {
   public var license: String
   /// Metadata: a one-line description; nil writes one naming the classes.
   public var shortDescription: String?
-  /// The dropnet version, stored in the metadata's `userDefined` entries.
+  /// The dropnet version, stored in the metadata (`dropnet_version`).
   public var dropnetVersion: String
-  /// Extra `userDefined` metadata entries (they win over the checkpoint's own entries).
+  /// Extra metadata entries (they win over the checkpoint's own entries).
   public var userDefined: [String: String]
   /// The export time written into the metadata and the summary.
   public var exportDate: Date

@@ -1,6 +1,6 @@
-/// An error from exporting a checkpoint to CoreML or reading an exported model back: what
-/// happened, the file involved and what to do.
-public struct CoreMLExportError: Error, Sendable, CustomStringConvertible {
+/// An error from exporting a checkpoint or reading an exported model back: what happened, the
+/// file involved and what to do.
+public struct ExportError: Error, Sendable, CustomStringConvertible {
   /// What kind of failure this is; extensible, compare with the static members.
   public struct Code: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
     public var rawValue: String
@@ -18,13 +18,15 @@ public struct CoreMLExportError: Error, Sendable, CustomStringConvertible {
     public static let invalidHead = Code(rawValue: "invalidHead")
     /// The export name cannot be used as a file name.
     public static let invalidName = Code(rawValue: "invalidName")
+    /// A format name is not one dropnet writes, or no format was named.
+    public static let unknownFormat = Code(rawValue: "unknownFormat")
     /// The output folder cannot be created or written.
     public static let outputNotWritable = Code(rawValue: "outputNotWritable")
-    /// The file is not a CoreML model this reader understands.
-    public static let notACoreMLModel = Code(rawValue: "notACoreMLModel")
+    /// The file is not a model of the format the reader expected.
+    public static let notAModel = Code(rawValue: "notAModel")
     /// The model's layers are not the MobileNet v1 network dropnet writes.
     public static let unexpectedLayer = Code(rawValue: "unexpectedLayer")
-    /// Image bytes given to the reader do not match the model's input size.
+    /// Image bytes given to a reader do not match the model's input size.
     public static let invalidImage = Code(rawValue: "invalidImage")
   }
 
@@ -43,7 +45,7 @@ public struct CoreMLExportError: Error, Sendable, CustomStringConvertible {
   }
 
   public var description: String {
-    var text = "CoreMLExportError.\(code)"
+    var text = "ExportError.\(code)"
     if let file { text += " [\(file)]" }
     return text + ": " + message
   }

@@ -1,11 +1,10 @@
 import DropnetArchitecture
 import DropnetCoreMLReader
 import DropnetEngine
+import DropnetExport
 import DropnetModel
 import Foundation
 import XCTest
-
-@testable import DropnetCoreML
 
 /// The exported file, read back and run by the engine, predicts what the checkpoint predicts,
 /// on real photos (the five reference photos of DropnetModelTests: three OpenCV samples and
@@ -23,7 +22,7 @@ final class ParseBackParityTests: XCTestCase {
   static let photos = ["baboon", "orange", "squirrel", "chelsea", "coffee"]
 
   static func photoBytes() throws -> [[UInt8]] {
-    let folder = CoreMLTestSupport.packageRoot
+    let folder = ExportTestSupport.packageRoot
       .appendingPathComponent("Tests/DropnetModelTests/Fixtures/reference")
     return try photos.map {
       [UInt8](try Data(contentsOf: folder.appendingPathComponent("\($0).rgb")))
@@ -32,7 +31,7 @@ final class ParseBackParityTests: XCTestCase {
 
   /// Probabilities of the engine on the checkpoint and on the exported file, [N, classes].
   func probabilities(float16: Bool) throws -> (checkpoint: HostTensor, exported: HostTensor) {
-    let checkpoint = try CoreMLTestSupport.imageNetCheckpoint()
+    let checkpoint = try ExportTestSupport.imageNetCheckpoint()
     let images = try Self.photoBytes()
     let reference = try MobileNetV1(
       weights: checkpoint.tensors, batchSize: images.count, threads: 2)
@@ -40,11 +39,11 @@ final class ParseBackParityTests: XCTestCase {
       ImagePreprocessor.batch(fromRGB: images, width: 224, height: 224)
     ).probabilities
 
-    let folder = try CoreMLTestSupport.temporaryFolder(for: self)
-    let result = try CoreMLExporter.export(
+    let folder = try ExportTestSupport.temporaryFolder(for: self)
+    let result = try ExportTestSupport.exportCoreML(
       checkpoint: checkpoint, name: "Parity", to: folder,
-      options: CoreMLExportOptions(float16Weights: float16))
-    let file = try CoreMLClassifierFile(contentsOf: result.modelURL)
+      options: ExportOptions(float16Weights: float16))
+    let file = try CoreMLClassifierFile(contentsOf: result.mlmodelURL)
     XCTAssertEqual(file.classLabels, checkpoint.metadata.classLabels)
     let exported = try MobileNetV1(
       weights: file.mobileNetWeights(), batchSize: images.count, threads: 2,
@@ -56,7 +55,7 @@ final class ParseBackParityTests: XCTestCase {
   /// Largest absolute difference, and whether each image's top class agrees.
   func compare(_ left: HostTensor, _ right: HostTensor) -> (maximum: Double, sameTop: [Bool]) {
     XCTAssertEqual(left.shape, right.shape)
-    return CoreMLTestSupport.compareProbabilities(
+    return ExportTestSupport.compareProbabilities(
       left.values.map(Double.init), right.values.map(Double.init), classCount: left.shape[1])
   }
 

@@ -1,14 +1,13 @@
 import DropnetCoreMLReader
 import DropnetDataset
 import DropnetEngine
+import DropnetExport
 import DropnetModel
 import DropnetTestSupport
 import DropnetTraining
 import Foundation
 import Logging
 import XCTest
-
-@testable import DropnetCoreML
 
 /// Exports of a checkpoint whose head was trained on the example frames (real photos rendered
 /// into movies): training facts in the metadata, and parse-back parity of the whole model
@@ -23,75 +22,13 @@ final class TrainedHeadExportTests: XCTestCase {
   /// change. Measured when written: see the printed figure.
   static let float16Tolerance = 0.02
 
-  private struct Trained: @unchecked Sendable {
-    let checkpoint: Checkpoint
-    let facts: TrainingFacts
-  }
-
-  nonisolated(unsafe) private static var trained: Trained?
-  private static let lock = NSLock()
-
-  private static var examples: URL {
-    CoreMLTestSupport.packageRoot.appendingPathComponent("examples/generated")
-  }
-
-  /// A head trained briefly (8 frames per class and side, 5 epochs) on features of the
-  /// extracted example movies; made once per test process.
-  private static func trainedCheckpoint() throws -> Trained {
-    lock.lock()
-    defer { lock.unlock() }
-    if let trained { return trained }
-    let drop = examples.appendingPathComponent("drop")
-    guard FileManager.default.fileExists(atPath: drop.path) else {
-      throw TestFiles.Missing("\(drop.path) is missing: run bash examples/make-examples.sh")
-    }
-    let base = try CoreMLTestSupport.imageNetCheckpoint()
-    let state = try TestFiles.temporaryFolder("export-state")
-    let summary = try DatasetBuilder(
-      dropFolder: drop, stateFolder: state, settings: ExtractionSettings(),
-      logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
-    ).run()
-    let cache = try FeatureCache(baseWeights: base.tensors, stateFolder: state, threads: 2)
-    var settings = TrainingSettings()
-    settings.epochs = 5
-    settings.maximumFramesPerClass = 8
-    settings.batchSize = 8
-    settings.learningRate = 0.01
-    let result = try Trainer(settings: settings).train(
-      manifest: summary.manifest, stateFolder: state, start: base, cache: cache)
-    let facts = TrainingFacts(
-      result: result, split: .leakFree, dropnetVersion: "test",
-      trainingDate: Date(timeIntervalSince1970: 1_800_000_000))
-    let checkpoint = result.checkpoint(from: base, facts: facts.entries)
-    let made = Trained(checkpoint: checkpoint, facts: facts)
-    trained = made
-    return made
-  }
-
-  /// The held-out photos (never in any movie), cropped and resized as predict does: BGR.
-  private static func heldOutImages() throws -> [[UInt8]] {
-    let heldOut = examples.appendingPathComponent("heldout")
-    var images: [[UInt8]] = []
-    for label in try FileManager.default.contentsOfDirectory(atPath: heldOut.path).sorted() {
-      let folder = heldOut.appendingPathComponent(label)
-      for name in try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted()
-      where name.hasSuffix(".jpg") {
-        images.append(
-          try CheckpointClassifier.networkImage(
-            contentsOf: folder.appendingPathComponent(name).path, framing: .centerCrop
-          ).bytes)
-      }
-    }
-    return images
-  }
-
   func testExportCarriesTheTrainingFactsInUserDefinedMetadata() throws {
-    let trained = try Self.trainedCheckpoint()
-    let folder = try CoreMLTestSupport.temporaryFolder(for: self)
-    let result = try CoreMLExporter.export(
+    let trained = try ExportTestSupport.trainedCheckpoint()
+    let folder = try ExportTestSupport.temporaryFolder(for: self)
+    let result = try ExportTestSupport.exportCoreML(
       checkpoint: trained.checkpoint, name: "Example", to: folder,
-      options: CoreMLExportOptions(dropnetVersion: "9.9.9"))
-    let file = try CoreMLClassifierFile(contentsOf: result.modelURL)
+      options: ExportOptions(dropnetVersion: "9.9.9"))
+    let file = try CoreMLClassifierFile(contentsOf: result.mlmodelURL)
     let userDefined = file.metadata.userDefined
     for key in TrainingFacts.Key.all where key != TrainingFacts.Key.warmStartedFrom {
       XCTAssertNotNil(userDefined[key], "userDefined lacks \(key): \(userDefined.keys.sorted())")
@@ -114,8 +51,8 @@ final class TrainedHeadExportTests: XCTestCase {
   /// Largest |p_checkpoint - p_mlmodel| over the held-out photos, and whether each photo's
   /// top class agrees.
   private func parity(float16: Bool) throws -> (maximum: Double, sameTop: [Bool]) {
-    let trained = try Self.trainedCheckpoint()
-    let images = try Self.heldOutImages()
+    let trained = try ExportTestSupport.trainedCheckpoint()
+    let images = try ExportTestSupport.heldOutImages()
     XCTAssertEqual(images.count, 12)
     let side = ImagePreprocessor.inputSize
 
@@ -124,28 +61,21 @@ final class TrainedHeadExportTests: XCTestCase {
     let expected = try classifier.probabilities(
       ImagePreprocessor.batch(fromBGR: images, width: side, height: side))
 
-    let folder = try CoreMLTestSupport.temporaryFolder(for: self)
-    let result = try CoreMLExporter.export(
+    let folder = try ExportTestSupport.temporaryFolder(for: self)
+    let result = try ExportTestSupport.exportCoreML(
       checkpoint: trained.checkpoint, name: "Parity", to: folder,
-      options: CoreMLExportOptions(float16Weights: float16))
-    let file = try CoreMLClassifierFile(contentsOf: result.modelURL)
+      options: ExportOptions(float16Weights: float16))
+    let file = try CoreMLClassifierFile(contentsOf: result.mlmodelURL)
     XCTAssertEqual(file.classLabels, classifier.labels)
     let body = try MobileNetV1(
       weights: file.mobileNetWeights(), batchSize: images.count, threads: 2,
       classCount: file.engineClassCount())
     // CoreML gets RGB pixels and applies the file's own scaler.
-    let rgb: [[UInt8]] = images.map { bgr in
-      var swapped = bgr
-      for pixel in stride(from: 0, to: bgr.count, by: 3) {
-        swapped[pixel] = bgr[pixel + 2]
-        swapped[pixel + 2] = bgr[pixel]
-      }
-      return swapped
-    }
+    let rgb = images.map(ExportTestSupport.swappingRedAndBlue)
     let features = try body.forward(file.input(fromRGB: rgb)).features.values
     let actual = try file.probabilities(features: features)
 
-    return CoreMLTestSupport.compareProbabilities(
+    return ExportTestSupport.compareProbabilities(
       expected.map(Double.init), actual, classCount: classifier.labels.count)
   }
 

@@ -1,9 +1,8 @@
 import DropnetCoreMLReader
+import DropnetExport
 import DropnetModel
 import Foundation
 import XCTest
-
-@testable import DropnetCoreML
 
 /// Folding a trained head for inference, and exporting a fine-tuned-style head.
 final class ClassifierHeadTests: XCTestCase {
@@ -103,7 +102,7 @@ final class ClassifierHeadTests: XCTestCase {
   }
 
   func testFineTunedStyleHeadExportsAndCoreMLToolsAcceptsIt() throws {
-    var checkpoint = try CoreMLTestSupport.imageNetCheckpoint()
+    var checkpoint = try ExportTestSupport.imageNetCheckpoint()
     checkpoint.metadata.classLabels = ["thumbs_up", "peace sign", "日本語"]
     checkpoint.metadata.extra["validation_accuracy"] = "0.97"
     var numbers = Numbers(state: 3)
@@ -111,19 +110,19 @@ final class ClassifierHeadTests: XCTestCase {
       Self.dense(1024, 256, &numbers), .relu, Self.batchNorm(256, &numbers), .dropout,
       Self.dense(256, 3, &numbers),
     ])
-    let folder = try CoreMLTestSupport.temporaryFolder(for: self)
-    let result = try CoreMLExporter.export(
+    let folder = try ExportTestSupport.temporaryFolder(for: self)
+    let result = try ExportTestSupport.exportCoreML(
       checkpoint: checkpoint, name: "Gestures", to: folder,
-      options: CoreMLExportOptions(updatable: true, head: head))
+      options: ExportOptions(updatable: true, head: head))
     XCTAssertEqual(result.summary.checkpointMetadata["validation_accuracy"], "0.97")
-    let (status, output) = try CoreMLTestSupport.runCoreMLTools([
-      CoreMLTestSupport.CheckedExport(
-        model: result.modelURL, summary: result.summaryURL, updatable: true)
+    let (status, output) = try ExportTestSupport.runCoreMLTools([
+      ExportTestSupport.CheckedExport(
+        model: result.mlmodelURL, summary: result.summaryURL, updatable: true)
     ])
     XCTAssertEqual(status, 0, output)
     // Body 3,185,088 + 10,944, head 1024x256 + 256 + 256x3 + 3.
     XCTAssertTrue(output.contains("\"parameters\": \(3_185_088 + 10_944 + 262_400 + 771)"), output)
-    let model = try CoreMLClassifierFile(contentsOf: result.modelURL)
+    let model = try CoreMLClassifierFile(contentsOf: result.mlmodelURL)
     XCTAssertEqual(model.classLabels, ["thumbs_up", "peace sign", "日本語"])
     XCTAssertEqual(
       model.layers.suffix(4).map(\.kind), ["innerProduct", "activation", "innerProduct", "softmax"])
