@@ -1,4 +1,5 @@
 import DropnetDataset
+import DropnetEngine
 import DropnetExport
 import DropnetJournal
 import DropnetModel
@@ -413,6 +414,7 @@ public final class Daemon {
       maximumFramesPerClass: configuration.maximumFramesPerClass > 0
         ? configuration.maximumFramesPerClass : nil,
       validationFraction: configuration.validationFraction, framing: configuration.framing,
+      precision: Precision(setting: configuration.precision) ?? .float32,
       shouldStop: { signals.isStopping },
       progress: { [weak self] line in self?.updateStatus(.training, line) })
     let outcome: TrainingOutcome

@@ -1,3 +1,4 @@
+import DropnetEngine
 import DropnetExport
 import DropnetModel
 import DropnetTraining
@@ -84,6 +85,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
   public var twoSpeed = true
   /// How photos become the model's input (what the app asks iOS Vision for).
   public var framing = InputFraming.centerCrop
+  /// What the base network computes in while training ("auto", "float32", "bfloat16").
+  public var precision = "auto"
   // [publish]
   /// Whether a retrained model must not be worse than the published one.
   public var gate = true
@@ -164,7 +167,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
     "extraction.quality_filter", "training.fine_tune", "training.fast_epochs",
     "training.epochs_fresh", "training.epochs_incremental", "training.batch_size",
     "training.threads", "training.min_frames_per_class", "training.max_frames_per_class",
-    "training.validation_fraction", "training.two_speed", "training.framing", "publish.gate",
+    "training.validation_fraction", "training.two_speed", "training.framing",
+    "training.precision", "publish.gate",
     "publish.gate_margin",
     "watch.settle", "watch.debounce", "log.level",
   ]
@@ -257,6 +261,12 @@ public struct DaemonConfiguration: Sendable, Equatable {
     case "training.max_frames_per_class": maximumFramesPerClass = try integer(0...1_000_000)
     case "training.validation_fraction": validationFraction = try double(0.05...0.9)
     case "training.two_speed": twoSpeed = try bool()
+    case "training.precision":
+      let text = try string()
+      guard Precision(setting: text) != nil else {
+        throw fail("expected auto, float32 or bfloat16")
+      }
+      precision = text
     case "training.framing":
       guard let parsed = InputFraming(rawValue: try string()) else {
         throw fail("expected center_crop or scale_fill")

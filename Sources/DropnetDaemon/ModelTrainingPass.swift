@@ -1,4 +1,5 @@
 import DropnetDataset
+import DropnetEngine
 import DropnetModel
 import DropnetTraining
 import Foundation
@@ -12,13 +13,19 @@ public final class ModelTrainingPass: TrainingPass {
   public let mode: FineTuneMode
   /// The head mode's cache (nil until the first training; dropped by `reset`).
   public private(set) var cache: FeatureCache?
-  private var cacheKey: (stateFolder: URL, threads: Int, framing: InputFraming)?
+  private var cacheKey:
+    (stateFolder: URL, threads: Int, framing: InputFraming, precision: Precision)?
+
+  /// The precision of the last training, which scoring another model matches (so the gate
+  /// compares like with like).
+  private var precision = Precision.float32
 
   public init(mode: FineTuneMode) { self.mode = mode }
 
   public func train(_ request: TrainingRequest) throws -> TrainingOutcome {
     let start =
       mode == .head ? request.base : (request.warmStart ?? request.base)
+    precision = request.settings.precision
     let started = DispatchTime.now().uptimeNanoseconds
     let result: TrainingResult
     do {
@@ -59,12 +66,12 @@ public final class ModelTrainingPass: TrainingPass {
       FineTuneMode(checkpoint.metadata.extra[TrainingFacts.Key.fineTuneMode] ?? "")
         == .head,
       FeatureCache.identity(
-        of: checkpoint.baseTensors, framing: InputFraming(checkpoint: checkpoint))
-        == cache.baseIdentity
+        of: checkpoint.baseTensors, framing: InputFraming(checkpoint: checkpoint),
+        precision: cache.precision) == cache.baseIdentity
     else {
       return try Trainer.accuracy(
         of: checkpoint, on: outcome.validation, stateFolder: outcome.stateFolder,
-        threads: threads)
+        threads: threads, precision: precision)
     }
     let head = try ClassifierHeadModel(tensors: checkpoint.tensors)
     // Class indices in the checkpoint's own output order, which may differ from the outcome's.
@@ -92,17 +99,19 @@ public final class ModelTrainingPass: TrainingPass {
 
   private func cache(for request: TrainingRequest) throws -> FeatureCache {
     let framing = request.settings.framing
+    let precision = request.settings.precision
     if let cache, let cacheKey, cacheKey.stateFolder == request.stateFolder,
-      cacheKey.threads == request.threads, cacheKey.framing == framing
+      cacheKey.threads == request.threads, cacheKey.framing == framing,
+      cacheKey.precision == precision
     {
       return cache
     }
     let made = try FeatureCache(
       baseWeights: request.base.baseTensors, stateFolder: request.stateFolder, framing: framing,
-      threads: request.threads)
+      threads: request.threads, precision: precision)
     made.load(from: Self.cacheFile(in: request.stateFolder))
     cache = made
-    cacheKey = (request.stateFolder, request.threads, framing)
+    cacheKey = (request.stateFolder, request.threads, framing, precision)
     return made
   }
 }

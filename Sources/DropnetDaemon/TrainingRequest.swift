@@ -1,4 +1,5 @@
 import DropnetDataset
+import DropnetEngine
 import DropnetModel
 import DropnetTraining
 import Foundation
@@ -25,6 +26,8 @@ public struct TrainingRequest {
   public var validationFraction: Double
   /// How frames become the network's input.
   public var framing: InputFraming
+  /// What the base network computes in.
+  public var precision: Precision
   /// True when the daemon is stopping: the pass stops at the next batch boundary.
   public var shouldStop: () -> Bool
   /// Progress for `STATUS=` (e.g. "bn epoch 3/10").
@@ -34,7 +37,7 @@ public struct TrainingRequest {
     manifest: Manifest, stateFolder: URL, base: Checkpoint, published: Checkpoint? = nil,
     plan: TrainingPlan, batchSize: Int, threads: Int, maximumFramesPerClass: Int? = nil,
     validationFraction: Double = 0.25, framing: InputFraming = .centerCrop,
-    shouldStop: @escaping () -> Bool = { false },
+    precision: Precision = .float32, shouldStop: @escaping () -> Bool = { false },
     progress: @escaping (String) -> Void = { _ in }
   ) {
     self.manifest = manifest
@@ -47,6 +50,7 @@ public struct TrainingRequest {
     self.maximumFramesPerClass = maximumFramesPerClass
     self.validationFraction = validationFraction
     self.framing = framing
+    self.precision = precision
     self.shouldStop = shouldStop
     self.progress = progress
   }
@@ -64,6 +68,7 @@ public struct TrainingRequest {
     settings.maximumFramesPerClass = maximumFramesPerClass
     settings.split.validationFraction = validationFraction
     settings.framing = framing
+    settings.precision = precision
     return settings
   }
 }

@@ -21,15 +21,24 @@ public final class BatchNormalizationReLU6 {
   public let epsilon: Float
   /// Threads of the OpenMP pool the kernel uses (oneDNN's pool).
   public let threads: Int
-  /// Layout of source, destination and their diffs.
+  /// Layout of the destination, its diff and the source's diff.
   public let dataLayout: MemoryDescriptor
+  /// Layout of the source: `dataLayout`, or the same layout in float32 (x kept exact while
+  /// the rest is bfloat16).
+  public let sourceLayout: MemoryDescriptor
   private var shape: dnk_blocked_shape
 
   /// Prepares the layer for one data layout.
   /// - Throws: `EngineError` `.invalidConfiguration` for a layout the kernel does not read
   ///   (channel padding, or blocking other than by channels).
-  public init(dataLayout: MemoryDescriptor, epsilon: Float, threads: Int, name: String) throws {
-    guard let block = dataLayout.channelBlock, threads >= 1, epsilon >= 0 else {
+  public init(
+    dataLayout: MemoryDescriptor, sourceLayout: MemoryDescriptor? = nil, epsilon: Float,
+    threads: Int, name: String
+  ) throws {
+    let sourceLayout = sourceLayout ?? dataLayout
+    guard let block = dataLayout.channelBlock, threads >= 1, epsilon >= 0,
+      sourceLayout.channelBlock == block, sourceLayout.dimensions == dataLayout.dimensions
+    else {
       throw EngineError(
         code: .invalidConfiguration, layer: name,
         message: "fused batch norm + ReLU6 reads NCHW, NHWC or channel-blocked layouts "
@@ -40,10 +49,12 @@ public final class BatchNormalizationReLU6 {
     self.epsilon = epsilon
     self.threads = threads
     self.dataLayout = dataLayout
+    self.sourceLayout = sourceLayout
     let dims = dataLayout.dimensions
     shape = dnk_blocked_shape(
       batch: Int64(dims[0]), channels: Int64(dims[1]), spatial: Int64(dims[2] * dims[3]),
       block: Int64(block),
+      source_type: sourceLayout.precision == .bfloat16 ? DNK_BFLOAT16 : DNK_FLOAT32,
       element_type: dataLayout.precision == .bfloat16 ? DNK_BFLOAT16 : DNK_FLOAT32)
   }
 
@@ -53,7 +64,8 @@ public final class BatchNormalizationReLU6 {
     source: Memory, scale: Memory, shift: Memory, destination: Memory, batchMean: Memory,
     batchVariance: Memory, engine: CPUEngine
   ) throws {
-    try checkLayouts(source, destination)
+    try checkLayout(source, sourceLayout)
+    try checkLayout(destination, dataLayout)
     // The stream is in order and runs on this thread's OpenMP pool; waiting makes the
     // hand-off from oneDNN's last primitive explicit.
     try engine.wait()
@@ -72,7 +84,9 @@ public final class BatchNormalizationReLU6 {
     diffDestination: Memory, diffSource: Memory, diffScale: Memory, diffShift: Memory,
     engine: CPUEngine
   ) throws {
-    try checkLayouts(source, diffDestination, diffSource)
+    try checkLayout(source, sourceLayout)
+    try checkLayout(diffDestination, dataLayout)
+    try checkLayout(diffSource, dataLayout)
     try engine.wait()
     let status = dnk_batch_norm_relu6_backward(
       &shape, source.dataHandle, diffDestination.dataHandle, floats(scale), floats(shift),
@@ -81,13 +95,12 @@ public final class BatchNormalizationReLU6 {
     try check(status, "backward")
   }
 
-  private func checkLayouts(_ memories: Memory...) throws {
-    for memory in memories where !memory.descriptor.isSameLayout(as: dataLayout) {
-      throw EngineError(
-        code: .invalidInput, layer: name,
-        message: "a \(memory.descriptor.dimensions) memory in another layout than the layer's "
-          + "\(dataLayout.dimensions); reorder it first")
-    }
+  private func checkLayout(_ memory: Memory, _ layout: MemoryDescriptor) throws {
+    guard !memory.descriptor.isSameLayout(as: layout) else { return }
+    throw EngineError(
+      code: .invalidInput, layer: name,
+      message: "a \(memory.descriptor.dimensions) memory in another layout or type than the "
+        + "layer's \(layout.dimensions); reorder it first")
   }
 
   private func floats(_ memory: Memory) -> UnsafeMutablePointer<Float>? {

@@ -35,6 +35,12 @@ public final class Convolution: ScratchpadUser {
     forwardPrimitive.memoryDescriptor(dnnl_query_dst_md)
   }
 
+  /// Layout the backward passes read the destination's diff in (the destination's layout, in
+  /// `precision`).
+  public var diffDestinationDescriptor: MemoryDescriptor {
+    backwardDataPrimitive?.memoryDescriptor(dnnl_query_diff_dst_md) ?? destinationDescriptor
+  }
+
   /// Layout of the weights' gradient (training; float32 whatever the precision, so trained
   /// weights keep float32 master copies in it).
   public var diffWeightsDescriptor: MemoryDescriptor {
@@ -62,22 +68,30 @@ public final class Convolution: ScratchpadUser {
   ///     rejects the forward's weights layout and falls back to "ref:any", which is ~10x slower.
   ///   - precision: the type of source, weights and destination (and their diffs); the bias
   ///     and the weights' gradient are float32.
+  ///   - destinationPrecision: another type for the forward destination (float32 accumulators
+  ///     written out in full), its diff staying `precision`.
   public init(
     geometry: ConvolutionGeometry, fuseReLU6: Bool, propagation: Propagation = .inference,
     sourceLayout: MemoryDescriptor? = nil, backwardDataChoosesWeightsLayout: Bool = false,
-    precision: Precision = .float32, engine: CPUEngine, name: String
+    precision: Precision = .float32, destinationPrecision: Precision? = nil,
+    channelsLast: Bool = false, engine: CPUEngine, name: String
   ) throws {
     try geometry.validate(layer: name)
     self.name = name
     self.geometry = geometry
     self.precision = precision
+    let activationFormat = channelsLast ? dnnl_nhwc : dnnl_format_tag_any
     let source =
-      try sourceLayout ?? .any(geometry.sourceDimensions, precision: precision, layer: name)
+      try sourceLayout
+      ?? MemoryDescriptor(
+        dimensions: geometry.sourceDimensions, format: activationFormat, precision: precision,
+        layer: name)
     let weights = try MemoryDescriptor.any(
       geometry.weightsDimensions, precision: precision, layer: name)
     let bias = try MemoryDescriptor.plain([geometry.outputChannels], layer: name)
-    let destination = try MemoryDescriptor.any(
-      geometry.destinationDimensions, precision: precision, layer: name)
+    let destination = try MemoryDescriptor(
+      dimensions: geometry.destinationDimensions, format: activationFormat,
+      precision: destinationPrecision ?? precision, layer: name)
     let strides = [dnnl_dim_t(geometry.stride), dnnl_dim_t(geometry.stride)]
     let paddingBefore = geometry.padding.before.map { dnnl_dim_t($0) }
     let paddingAfter = geometry.padding.after.map { dnnl_dim_t($0) }
@@ -111,7 +125,9 @@ public final class Convolution: ScratchpadUser {
     // The backward passes take the layouts forward chose, so no reorders sit between them.
     let chosenSource = forwardPrimitive.memoryDescriptor(dnnl_query_src_md)
     let chosenWeights = forwardPrimitive.memoryDescriptor(dnnl_query_weights_md)
+    // The destination's diff in the computing precision, in the forward's layout.
     let chosenDestination = forwardPrimitive.memoryDescriptor(dnnl_query_dst_md)
+      .with(precision: precision)
     let dataWeights = backwardDataChoosesWeightsLayout ? weights : chosenWeights
     var dataOperation = dnnl_convolution_desc_t()
     let dataStatus = withUnsafePointer(to: chosenSource.raw) { sourcePointer in

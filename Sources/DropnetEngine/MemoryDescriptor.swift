@@ -25,6 +25,14 @@ public struct MemoryDescriptor {
   /// The element type.
   var precision: Precision { raw.data_type == dnnl_bf16 ? .bfloat16 : .float32 }
 
+  /// The same shape and layout with elements of `precision` (strides count elements, so a
+  /// blocked layout stays the same layout).
+  func with(precision: Precision) -> MemoryDescriptor {
+    var copy = raw
+    copy.data_type = precision.dataType
+    return MemoryDescriptor(raw: copy)
+  }
+
   /// A plain row-major float32 descriptor (`nc`, `nchw`, `goihw`, ... by rank).
   public static func plain(_ dimensions: [Int], layer: String? = nil) throws -> MemoryDescriptor {
     let formats: [Int: dnnl_format_tag_t] = [

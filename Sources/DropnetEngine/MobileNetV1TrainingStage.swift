@@ -85,9 +85,14 @@ final class MobileNetV1TrainingStage {
     self.layer = layer
     self.trainsWeights = trainsWeights
     let name = layer.name
+    // The convolution's output stays float32 whatever the precision: batch statistics
+    // subtract a channel's mean, often large next to its spread, and bfloat16 would round
+    // that difference away.
     convolution = try Convolution(
       geometry: geometry, fuseReLU6: false, propagation: .training,
-      backwardDataChoosesWeightsLayout: true, precision: precision, engine: engine, name: name)
+      backwardDataChoosesWeightsLayout: true, precision: precision,
+      destinationPrecision: .float32, engine: engine,
+      name: name)
     if convolution.sourceDescriptor.isSameLayout(as: previous) {
       sourceReorder = nil
       diffSourceReorder = nil
@@ -104,10 +109,11 @@ final class MobileNetV1TrainingStage {
       diffSource = try Memory(
         descriptor: convolution.sourceDescriptor, engine: engine, borrowing: nil, layer: name)
     }
-    let outputLayout = convolution.destinationDescriptor
+    let convolutionLayout = convolution.destinationDescriptor
+    let outputLayout = convolutionLayout.with(precision: precision)
     normalization = try BatchNormalizationReLU6(
-      dataLayout: outputLayout, epsilon: Float(MobileNetV1Architecture.batchNormEpsilon),
-      threads: threads,
+      dataLayout: outputLayout, sourceLayout: convolutionLayout,
+      epsilon: Float(MobileNetV1Architecture.batchNormEpsilon), threads: threads,
       name: name + "/BatchNorm")
     if precision == .float32 {
       weights = try Memory(descriptor: convolution.weightsDescriptor, engine: engine, layer: name)
@@ -137,7 +143,7 @@ final class MobileNetV1TrainingStage {
     }
     bias = try Memory(descriptor: convolution.biasDescriptor, engine: engine, layer: name)
     try bias.write([Float](repeating: 0, count: layer.outputChannels))
-    convolutionOutput = try Memory(descriptor: outputLayout, engine: engine, layer: name)
+    convolutionOutput = try Memory(descriptor: convolutionLayout, engine: engine, layer: name)
     activation =
       keepsActivation
       ? try Memory(descriptor: outputLayout, engine: engine, layer: name)
@@ -168,7 +174,8 @@ final class MobileNetV1TrainingStage {
     diffActivation = try Memory(
       descriptor: outputLayout, engine: engine, borrowing: nil, layer: name)
     diffConvolutionOutput = try Memory(
-      descriptor: outputLayout, engine: engine, borrowing: nil, layer: name)
+      descriptor: convolution.diffDestinationDescriptor, engine: engine, borrowing: nil,
+      layer: name)
   }
 
   /// Forward in training mode: reorder the input if needed, convolve, normalise with the

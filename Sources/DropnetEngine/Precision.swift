@@ -11,8 +11,16 @@ public enum Precision: String, Sendable, Hashable, CaseIterable, CustomStringCon
   case float32
   case bfloat16
 
-  /// `bfloat16` where the CPU runs it natively (`CPUEngine.hasNativeBFloat16`), else `float32`.
-  public static var automatic: Precision { CPUEngine.hasNativeBFloat16 ? .bfloat16 : .float32 }
+  /// `bfloat16` where it pays: the CPU runs it natively (`CPUEngine.hasNativeBFloat16`) and a
+  /// convolution measured at start-up runs at least 1.25x float32's speed in it
+  /// (`bfloat16Speedup`); else `float32`.
+  public static var automatic: Precision {
+    PrecisionCalibration.bfloat16Speedup >= 1.25 ? .bfloat16 : .float32
+  }
+
+  /// bfloat16 convolutions' speed over float32's on this CPU, measured once per process (1
+  /// without native bfloat16).
+  public static var bfloat16Speedup: Double { PrecisionCalibration.bfloat16Speedup }
 
   /// Parses `float32`, `bfloat16` or `auto` (`automatic`).
   public init?(setting: String) {

@@ -171,14 +171,17 @@ static inline void dnk_affine(float gamma, float beta, float mean, float varianc
 static int dnk_valid(const dnk_blocked_shape *shape) {
   return shape != NULL && shape->batch > 0 && shape->channels > 0 && shape->spatial > 0 &&
          shape->block > 0 && shape->channels % shape->block == 0 &&
-         (shape->element_type == DNK_FLOAT32 || shape->element_type == DNK_BFLOAT16);
+         (shape->element_type == DNK_FLOAT32 || shape->element_type == DNK_BFLOAT16) &&
+         (shape->source_type == DNK_FLOAT32 || shape->source_type == DNK_BFLOAT16);
 }
 
 typedef struct {
   const dnk_blocked_shape *shape;
-  // Activations, of the shape's element type; `bf16` says which.
+  // Activations: x of the shape's source type (`x_bf16`), the others of its element type
+  // (`bf16`).
   const void *x;
   const void *dz;
+  int x_bf16;
   int bf16;
   const float *gamma;
   const float *beta;
@@ -216,7 +219,7 @@ static void dnk_moments(const dnk_context *context, int64_t offset, int64_t widt
   const dnk_blocked_shape *shape = context->shape;
   int64_t image_stride = shape->channels * shape->spatial;
   int64_t block = shape->block;
-  int bf16 = context->bf16;
+  int x_bf16 = context->x_bf16;
   for (int64_t image = 0; image < shape->batch; image++) {
     int64_t slab = offset + image * image_stride;
     for (int64_t start = 0; start < shape->spatial; start += DNK_CHUNK) {
@@ -226,7 +229,7 @@ static void dnk_moments(const dnk_context *context, int64_t offset, int64_t widt
         dnk_floats partial = dnk_splat(0);
         dnk_floats partial_square = dnk_splat(0);
         for (int64_t position = start; position < stop; position++) {
-          dnk_floats centred = dnk_load(context->x, slab + position * block, bf16) - centre;
+          dnk_floats centred = dnk_load(context->x, slab + position * block, x_bf16) - centre;
           partial += centred;
           partial_square += centred * centred;
         }
@@ -238,7 +241,7 @@ static void dnk_moments(const dnk_context *context, int64_t offset, int64_t widt
         float partial = 0;
         float partial_square = 0;
         for (int64_t position = start; position < stop; position++) {
-          float centred = dnk_load1(context->x, slab + position * block, bf16) - origin[0];
+          float centred = dnk_load1(context->x, slab + position * block, x_bf16) - origin[0];
           partial += centred;
           partial_square += centred * centred;
         }
@@ -262,7 +265,7 @@ static void dnk_forward_statistics(const void *raw, int64_t begin, int64_t end) 
       double sum[DNK_LANES] = {0};
       double square_sum[DNK_LANES] = {0};
       for (int64_t lane = 0; lane < width; lane++) {
-        origin[lane] = dnk_load1(context->x, offset + lane, context->bf16);
+        origin[lane] = dnk_load1(context->x, offset + lane, context->x_bf16);
       }
       dnk_moments(context, offset, width, origin, sum, square_sum);
       for (int64_t lane = 0; lane < width; lane++) {
@@ -286,13 +289,14 @@ static void dnk_normalize_slab(const dnk_context *context, int64_t slab, const f
   int64_t spatial = context->shape->spatial;
   int64_t block = context->shape->block;
   int bf16 = context->bf16;
+  int x_bf16 = context->x_bf16;
   const void *x = context->x;
   void *z = context->output;
   if (block % DNK_LANES != 0) {
     for (int64_t position = 0; position < spatial; position++) {
       for (int64_t lane = 0; lane < block; lane++) {
         int64_t index = slab + position * block + lane;
-        dnk_store1(z, index, dnk_relu6(dnk_load1(x, index, bf16) * scale[lane] + shift[lane]),
+        dnk_store1(z, index, dnk_relu6(dnk_load1(x, index, x_bf16) * scale[lane] + shift[lane]),
                    bf16);
       }
     }
@@ -301,7 +305,7 @@ static void dnk_normalize_slab(const dnk_context *context, int64_t slab, const f
   for (int64_t position = 0; position < spatial; position++) {
     for (int64_t first = 0; first < block; first += DNK_LANES) {
       int64_t index = slab + position * block + first;
-      dnk_floats value = dnk_load(x, index, bf16) * *(const dnk_floats *)(scale + first) +
+      dnk_floats value = dnk_load(x, index, x_bf16) * *(const dnk_floats *)(scale + first) +
                          *(const dnk_floats *)(shift + first);
       dnk_store(z, index, dnk_relu6_lanes(value), bf16);
     }
@@ -334,6 +338,7 @@ dnk_status dnk_batch_norm_relu6_forward(const dnk_blocked_shape *shape, const vo
   dnk_context context = {0};
   context.shape = shape;
   context.x = x;
+  context.x_bf16 = shape->source_type == DNK_BFLOAT16;
   context.bf16 = shape->element_type == DNK_BFLOAT16;
   context.gamma = gamma;
   context.beta = beta;
@@ -364,6 +369,7 @@ static void dnk_gradient_sums(const dnk_context *context, int64_t offset, int64_
   const float *shift = context->shift + first_channel;
   const float *mean = context->mean + first_channel;
   int bf16 = context->bf16;
+  int x_bf16 = context->x_bf16;
   for (int64_t image = 0; image < shape->batch; image++) {
     int64_t slab = offset + image * image_stride;
     for (int64_t start = 0; start < shape->spatial; start += DNK_CHUNK) {
@@ -375,7 +381,7 @@ static void dnk_gradient_sums(const dnk_context *context, int64_t offset, int64_
         dnk_floats partial = dnk_splat(0);
         dnk_floats partial_centred = dnk_splat(0);
         for (int64_t position = start; position < stop; position++) {
-          dnk_floats value = dnk_load(context->x, slab + position * block, bf16);
+          dnk_floats value = dnk_load(context->x, slab + position * block, x_bf16);
           dnk_floats diff = dnk_load(context->dz, slab + position * block, bf16);
           dnk_floats g = dnk_pass_lanes(value * gain + bias, diff);
           partial += g;
@@ -389,7 +395,7 @@ static void dnk_gradient_sums(const dnk_context *context, int64_t offset, int64_
         float partial = 0;
         float partial_centred = 0;
         for (int64_t position = start; position < stop; position++) {
-          float value = dnk_load1(context->x, slab + position * block, bf16);
+          float value = dnk_load1(context->x, slab + position * block, x_bf16);
           float g = dnk_pass(value * scale[0] + shift[0],
                              dnk_load1(context->dz, slab + position * block, bf16));
           partial += g;
@@ -441,6 +447,7 @@ static void dnk_diff_slab(const dnk_context *context, int64_t slab, int64_t firs
   const dnk_blocked_shape *shape = context->shape;
   int64_t block = shape->block;
   int bf16 = context->bf16;
+  int x_bf16 = context->x_bf16;
   const void *x = context->x;
   const void *dz = context->dz;
   void *dx = context->output;
@@ -453,7 +460,7 @@ static void dnk_diff_slab(const dnk_context *context, int64_t slab, int64_t firs
     for (int64_t position = 0; position < shape->spatial; position++) {
       for (int64_t lane = 0; lane < block; lane++) {
         int64_t index = slab + position * block + lane;
-        float value = dnk_load1(x, index, bf16);
+        float value = dnk_load1(x, index, x_bf16);
         float g = dnk_pass(value * scale[lane] + shift[lane], dnk_load1(dz, index, bf16));
         dnk_store1(dx, index, g * data_gain[lane] - value * x_gain[lane] + offset[lane], bf16);
       }
@@ -468,7 +475,7 @@ static void dnk_diff_slab(const dnk_context *context, int64_t slab, int64_t firs
     dnk_floats constant = *(const dnk_floats *)(offset + first);
     for (int64_t position = 0; position < shape->spatial; position++) {
       int64_t index = slab + position * block + first;
-      dnk_floats value = dnk_load(x, index, bf16);
+      dnk_floats value = dnk_load(x, index, x_bf16);
       dnk_floats g = dnk_pass_lanes(value * gain + bias, dnk_load(dz, index, bf16));
       dnk_store(dx, index, g * g_gain - value * value_gain + constant, bf16);
     }
@@ -502,6 +509,7 @@ dnk_status dnk_batch_norm_relu6_backward(const dnk_blocked_shape *shape, const v
   context.shape = shape;
   context.x = x;
   context.dz = dz;
+  context.x_bf16 = shape->source_type == DNK_BFLOAT16;
   context.bf16 = shape->element_type == DNK_BFLOAT16;
   context.gamma = gamma;
   context.beta = beta;

@@ -29,6 +29,8 @@ public final class FeatureCache {
 
   /// How frames are framed before the network (the trained model's `InputFraming`).
   public let framing: InputFraming
+  /// What the base network computes the features in.
+  public let precision: Precision
   /// Augmentation of copies 1 and up (nil: only copy 0 may be asked for).
   public let augmentation: Augmentation?
   /// Frames whose features were computed (cache misses) so far.
@@ -42,8 +44,8 @@ public final class FeatureCache {
   private var contentHashes: [String: String] = [:]
   /// Plain (copy 0) entries asked for since the cache was made: what `save` keeps.
   private var usedPlainHashes = Set<String>()
-  /// SHA-256 over the framing and the base tensors' names, shapes and values: saved features
-  /// are valid only for the very same base and framing.
+  /// SHA-256 over the framing, the precision and the base tensors' names, shapes and values:
+  /// saved features are valid only for the very same base, framing and precision.
   public let baseIdentity: String
 
   /// A cache over the frames in `stateFolder`, using the base network in `baseWeights`
@@ -52,7 +54,7 @@ public final class FeatureCache {
   public init(
     baseWeights: [String: HostTensor], stateFolder: URL, framing: InputFraming = .centerCrop,
     augmentation: Augmentation? = nil, batchSize: Int = FeatureCache.defaultBatchSize,
-    threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    threads: Int = ProcessInfo.processInfo.activeProcessorCount, precision: Precision = .float32
   ) throws {
     if let augmentation {
       try augmentation.validate()
@@ -64,18 +66,24 @@ public final class FeatureCache {
     }
     // A trained checkpoint (e.g. a warm start's) also holds its head: the base is the rest.
     let base = Checkpoint.baseTensors(of: baseWeights)
-    network = try MobileNetV1(weights: base, batchSize: batchSize, threads: threads)
-    baseIdentity = Self.identity(of: base, framing: framing)
+    network = try MobileNetV1(
+      weights: base, batchSize: batchSize, threads: threads, precision: precision)
+    self.precision = precision
+    baseIdentity = Self.identity(of: base, framing: framing, precision: precision)
     self.framing = framing
     self.stateFolder = stateFolder
     self.augmentation = augmentation
   }
 
-  /// SHA-256 over the framing and the base tensors' names, shapes and values (`baseIdentity`
-  /// of a cache over them).
-  public static func identity(of base: [String: HostTensor], framing: InputFraming) -> String {
+  /// SHA-256 over the framing, the precision and the base tensors' names, shapes and values
+  /// (`baseIdentity` of a cache over them).
+  public static func identity(
+    of base: [String: HostTensor], framing: InputFraming, precision: Precision = .float32
+  ) -> String {
     var hasher = SHA256()
-    hasher.update(data: Data("\(framing)\n".utf8))
+    // float32 caches keep the identity they had before precisions existed.
+    hasher.update(
+      data: Data(("\(framing)" + (precision == .float32 ? "" : " \(precision)") + "\n").utf8))
     for name in base.keys.sorted() {
       let tensor = base[name]!
       hasher.update(data: Data("\(name)\t\(tensor.shape)\n".utf8))

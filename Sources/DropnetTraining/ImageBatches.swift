@@ -50,7 +50,8 @@ struct ImageBatches: BatchSource {
     self.baseWeights = baseWeights
     network = try MobileNetV1Trainable(
       weights: baseWeights, batchSize: settings.resolvedBatchSize, threads: settings.threads,
-      trainedConvolutionCount: settings.mode.trainedConvolutionCount ?? 0)
+      trainedConvolutionCount: settings.mode.trainedConvolutionCount ?? 0,
+      precision: settings.precision)
   }
 
   var waitedSeconds: Double { waitedBefore + (loader?.waitedSeconds ?? 0) }
@@ -87,7 +88,7 @@ struct ImageBatches: BatchSource {
     return try Self.features(
       of: validation, labels: labels, baseWeights: baseWeights.merging(trained) { _, new in new },
       stateFolder: stateFolder, framing: settings.framing, batchSize: settings.resolvedBatchSize,
-      threads: settings.threads)
+      threads: settings.threads, precision: settings.precision)
   }
 
   func trainedBaseTensors() throws -> [String: HostTensor] {
@@ -114,12 +115,14 @@ struct ImageBatches: BatchSource {
   /// network of `baseWeights` (batch norm folded with the moving statistics).
   static func features(
     of samples: [TrainingSample], labels: [Label], baseWeights: [String: HostTensor],
-    stateFolder: URL, framing: InputFraming, batchSize: Int, threads: Int
+    stateFolder: URL, framing: InputFraming, batchSize: Int, threads: Int,
+    precision: Precision = .float32
   ) throws -> [Float] {
     // Inference needs no kept activations, and a training network's may still be alive:
     // batches of at most 16 keep this network's buffers near 100 MB.
     let batchSize = min(batchSize, 16)
-    let network = try MobileNetV1(weights: baseWeights, batchSize: batchSize, threads: threads)
+    let network = try MobileNetV1(
+      weights: baseWeights, batchSize: batchSize, threads: threads, precision: precision)
     let loader = try BatchLoader(
       samples: samples, labels: labels, stateFolder: stateFolder, batchSize: batchSize,
       framing: framing, augmentation: nil, shuffle: false)

@@ -57,16 +57,16 @@ public struct Trainer {
         ?? FeatureCache(
           baseWeights: start.baseTensors, stateFolder: stateFolder, framing: settings.framing,
           augmentation: settings.augmentedCopies > 0 ? settings.augmentation : nil,
-          threads: settings.threads)
+          threads: settings.threads, precision: settings.precision)
       if settings.augmentedCopies > 0 && cache.augmentation == nil {
         throw TrainingError(
           .invalidSetting, "augmented copies need a FeatureCache made with an augmentation")
       }
-      guard cache.framing == settings.framing else {
+      guard cache.framing == settings.framing, cache.precision == settings.precision else {
         throw TrainingError(
           .invalidSetting,
-          "the feature cache frames images as \(cache.framing), the settings as \(settings.framing)"
-        )
+          "the feature cache frames images as \(cache.framing) in \(cache.precision), the "
+            + "settings as \(settings.framing) in \(settings.precision)")
       }
       source = try FeatureBatches(
         split: split, classIndex: classIndex, classWeights: classWeights, cache: cache,
@@ -152,14 +152,16 @@ public struct Trainer {
   /// plain `samples`, at inference as validation runs; nil when there are no samples or one's
   /// class is not the checkpoint's.
   public static func accuracy(
-    of checkpoint: Checkpoint, on samples: [TrainingSample], stateFolder: URL, threads: Int
+    of checkpoint: Checkpoint, on samples: [TrainingSample], stateFolder: URL, threads: Int,
+    precision: Precision = .float32
   ) throws -> Double? {
     let labels = try checkpoint.metadata.classLabels.map { try Label(validating: $0) }
     guard !samples.isEmpty, Set(samples.map(\.label)).isSubset(of: labels) else { return nil }
     let classIndex = Dictionary(uniqueKeysWithValues: labels.enumerated().map { ($1, $0) })
     let features = try ImageBatches.features(
       of: samples, labels: labels, baseWeights: checkpoint.baseTensors, stateFolder: stateFolder,
-      framing: InputFraming(checkpoint: checkpoint), batchSize: 16, threads: threads)
+      framing: InputFraming(checkpoint: checkpoint), batchSize: 16, threads: threads,
+      precision: precision)
     return try ClassifierHeadModel(tensors: checkpoint.tensors).evaluate(
       features: features, classIndices: samples.map { classIndex[$0.label]! },
       classWeights: Array(repeating: 1, count: labels.count)

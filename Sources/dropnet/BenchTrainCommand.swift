@@ -37,6 +37,13 @@ struct BenchTrainCommand: ParsableCommand {
   @Option(name: .long, help: "Timed steps per configuration.")
   var steps: Int = 3
 
+  @Option(
+    name: .long, parsing: .upToNextOption,
+    help:
+      "Number formats of the base: float32, bfloat16, auto (default: float32, and bfloat16 where the CPU has it)."
+  )
+  var precision: [String] = []
+
   @Option(name: .long, help: "Base weights (default: the imported ImageNet weights).")
   var weights: String?
 
@@ -69,6 +76,7 @@ struct BenchTrainCommand: ParsableCommand {
 
   struct Measurement: Codable {
     var mode: String
+    var precision: String
     var batchSize: Int
     var threads: Int
     var imagesPerSecond: Double
@@ -93,6 +101,9 @@ struct BenchTrainCommand: ParsableCommand {
     if batch.contains(where: { $0 < 2 }) { throw ValidationError("--batch sizes must be >= 2") }
     if threads.contains(where: { $0 < 1 }) { throw ValidationError("--threads must be >= 1") }
     if steps < 1 { throw ValidationError("--steps must be at least 1") }
+    for text in precision where Precision(setting: text) == nil {
+      throw ValidationError("--precision takes float32, bfloat16 or auto, not \(text)")
+    }
   }
 
   func run() throws {
@@ -104,6 +115,10 @@ struct BenchTrainCommand: ParsableCommand {
     let classCount = 4
     let classWeights = [Double](repeating: 1, count: classCount)
     var settings = TrainingSettings(mode: .batchNorm)
+    let precisions: [Precision] =
+      precision.isEmpty
+      ? (CPUEngine.hasNativeBFloat16 ? [.float32, .bfloat16] : [.float32])
+      : precision.compactMap(Precision.init(setting:))
     for text in modes {
       let mode = FineTuneMode(text)!
       for batchSize in batch {
@@ -121,27 +136,34 @@ struct BenchTrainCommand: ParsableCommand {
               learningRate: 1e-3, dropoutSeed: random.next())
           }
           measurements.append(
-            measurement(text, batchSize: batchSize, threads: 1, seconds: seconds))
+            measurement(
+              text, precision: "-", batchSize: batchSize, threads: 1, seconds: seconds))
           continue
         }
-        for threadCount in threads {
-          terminal.progress("bench train \(text) batch \(batchSize) threads \(threadCount)...")
-          settings.threads = threadCount
-          let network = try MobileNetV1Trainable(
-            weights: base, batchSize: batchSize, threads: threadCount,
-            trainedConvolutionCount: trained)
-          var head = try ClassifierHeadModel(classCount: classCount)
-          let side = MobileNetV1Architecture.inputSize
-          let images = HostTensor(
-            shape: [batchSize, side, side, 3],
-            values: (0..<(batchSize * side * side * 3)).map { _ in Float(random.uniform(-1...1)) })
-          let seconds = try time(steps: steps) {
-            _ = try Trainer.step(
-              network: network, head: &head, images: images, classIndices: classes,
-              classWeights: classWeights, settings: settings, dropoutSeed: random.next())
+        for precision in precisions {
+          for threadCount in threads {
+            terminal.progress(
+              "bench train \(text) \(precision) batch \(batchSize) threads \(threadCount)...")
+            settings.threads = threadCount
+            let network = try MobileNetV1Trainable(
+              weights: base, batchSize: batchSize, threads: threadCount,
+              trainedConvolutionCount: trained, precision: precision)
+            var head = try ClassifierHeadModel(classCount: classCount)
+            let side = MobileNetV1Architecture.inputSize
+            let images = HostTensor(
+              shape: [batchSize, side, side, 3],
+              values: (0..<(batchSize * side * side * 3)).map { _ in Float(random.uniform(-1...1)) }
+            )
+            let seconds = try time(steps: steps) {
+              _ = try Trainer.step(
+                network: network, head: &head, images: images, classIndices: classes,
+                classWeights: classWeights, settings: settings, dropoutSeed: random.next())
+            }
+            measurements.append(
+              measurement(
+                text, precision: precision.rawValue, batchSize: batchSize, threads: threadCount,
+                seconds: seconds))
           }
-          measurements.append(
-            measurement(text, batchSize: batchSize, threads: threadCount, seconds: seconds))
         }
       }
     }
@@ -156,10 +178,11 @@ struct BenchTrainCommand: ParsableCommand {
     }
     print(
       Terminal.table(
-        header: ["mode", "batch", "threads", "images/s", "s/step", "RSS MB", "load"],
+        header: ["mode", "precision", "batch", "threads", "images/s", "s/step", "RSS MB", "load"],
         rows: measurements.map {
           [
-            $0.mode, "\($0.batchSize)", "\($0.threads)", String(format: "%.1f", $0.imagesPerSecond),
+            $0.mode, $0.precision, "\($0.batchSize)", "\($0.threads)",
+            String(format: "%.1f", $0.imagesPerSecond),
             String(format: "%.3f", $0.secondsPerStep), String(format: "%.0f", $0.residentMegabytes),
             String(format: "%.2f", $0.loadAverage),
           ]
@@ -252,11 +275,11 @@ struct BenchTrainCommand: ParsableCommand {
     return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 / Double(steps)
   }
 
-  private func measurement(_ mode: String, batchSize: Int, threads: Int, seconds: Double)
-    -> Measurement
-  {
+  private func measurement(
+    _ mode: String, precision: String, batchSize: Int, threads: Int, seconds: Double
+  ) -> Measurement {
     Measurement(
-      mode: mode, batchSize: batchSize, threads: threads,
+      mode: mode, precision: precision, batchSize: batchSize, threads: threads,
       imagesPerSecond: Double(batchSize) / seconds, secondsPerStep: seconds,
       residentMegabytes: ProcessMemory.residentMegabytes(), loadAverage: Self.loadAverage())
   }

@@ -24,7 +24,14 @@ struct InfoCommand: ParsableCommand {
       ("cores", "\(CPUEngine.onlineProcessorCount)"),
       ("onednn", CPUEngine.libraryVersion),
       ("isa", CPUEngine.instructionSet),
-      ("bfloat16", CPUEngine.hasNativeBFloat16 ? "native" : "not native"),
+      (
+        "bfloat16",
+        CPUEngine.hasNativeBFloat16
+          ? String(
+            format: "native, convolutions %.2fx float32's speed: auto trains in %@",
+            Precision.bfloat16Speedup, Precision.automatic.rawValue)
+          : "not native: auto trains in float32"
+      ),
       ("weights", weights.path + weightsState),
     ]
     for (key, value) in rows {

@@ -85,6 +85,8 @@ struct ServeCommand: ParsableCommand {
   var twoSpeed: Bool?
   @Option(name: .long, help: "training.framing: center_crop (Vision's default) or scale_fill.")
   var framing: String?
+  @Option(name: .long, help: "training.precision: auto, float32 or bfloat16.")
+  var precision: String?
   @Option(name: .long, help: "publish.gate: refuse models worse than the published one.")
   var gate: Bool?
   @Option(name: .long, help: "publish.gate_margin: accuracy a new model may lose.")
@@ -127,6 +129,7 @@ struct ServeCommand: ParsableCommand {
     put("training.max_frames_per_class", maxFramesPerClass.map { .integer($0) })
     put("training.two_speed", twoSpeed.map { .bool($0) })
     put("training.framing", framing.map { .string($0) })
+    put("training.precision", precision.map { .string($0) })
     put("publish.gate", gate.map { .bool($0) })
     put("publish.gate_margin", gateMargin.map { .double($0) })
     put("watch.settle", settle.map { .string($0) })

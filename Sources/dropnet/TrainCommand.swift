@@ -1,5 +1,6 @@
 import ArgumentParser
 import DropnetDataset
+import DropnetEngine
 import DropnetModel
 import DropnetTraining
 import Foundation
@@ -41,6 +42,13 @@ struct TrainCommand: ParsableCommand {
 
   @Option(name: .long, help: "Engine threads (default: all cores).")
   var threads: Int?
+
+  @Option(
+    name: .long,
+    help:
+      "What the base network computes in: auto (bfloat16 where the CPU runs it natively, else float32), float32 or bfloat16. The head, master weights and exported models stay float32."
+  )
+  var precision: String = "auto"
 
   @Option(
     name: .long,
@@ -108,6 +116,9 @@ struct TrainCommand: ParsableCommand {
       throw ValidationError("--split must be leak-free or random-frames")
     }
     if epochs < 1 { throw ValidationError("--epochs must be at least 1") }
+    if Precision(setting: precision) == nil {
+      throw ValidationError("--precision must be auto, float32 or bfloat16")
+    }
     if InputFraming(rawValue: framing) == nil {
       throw ValidationError("--framing must be center_crop or scale_fill")
     }
@@ -205,6 +216,7 @@ struct TrainCommand: ParsableCommand {
     settings.threads = threads ?? settings.threads
     settings.augmentation = augment ? Augmentation() : nil
     settings.framing = InputFraming(rawValue: framing) ?? .centerCrop
+    settings.precision = Precision(setting: precision) ?? .float32
     return settings
   }
 

@@ -71,6 +71,8 @@ final class DaemonConfigurationTests: XCTestCase {
       ("[training]\nvalidation_fraction = 0.99", "training.validation_fraction", "0.05...0.9"),
       ("[training]\ntwo_speed = 1", "training.two_speed", "true or false"),
       ("[training]\nframing = \"crop\"", "training.framing", "center_crop or scale_fill"),
+      ("[folders]\nheldout = \"photos\"", "folders.heldout", "an absolute path"),
+      ("[training]\nprecision = \"fp16\"", "training.precision", "auto, float32 or bfloat16"),
       ("[publish]\ngate = \"on\"", "publish.gate", "true or false"),
       ("[publish]\ngate_margin = 2", "publish.gate_margin", "0.0...1.0"),
       ("[watch]\nsettle = 5", "watch.settle", "expected a string"),

@@ -29,6 +29,63 @@ final class BatchNormalizationReLU6Tests: XCTestCase {
     }
   }
 
+  /// bfloat16 activations give what float32 gives on the same values, rounded once: the
+  /// statistics and the gradients of gamma and beta bit for bit (the kernel widens bfloat16
+  /// to float exactly and computes in float and double either way), z and dx to the nearest
+  /// bfloat16 of the float32 results.
+  func testBFloat16IsFloat32RoundedOnce() throws {
+    let dims = [3, 32, 9, 11]
+    for format in [dnnl_nChw16c, dnnl_nChw8c, dnnl_nhwc] {
+      let harness = try LayerHarness()
+      var random = SeededRandom(seed: UInt64(format.rawValue) + 7)
+      let count = dims.reduce(1, *)
+      let x = random.uniform(count, in: -2...3).map(Self.bfloat16)
+      let dz = random.uniform(count, in: -1...1).map(Self.bfloat16)
+      let gamma = random.uniform(dims[1], in: 1...3)
+      let beta = random.uniform(dims[1], in: 0...6)
+      let parameters = try MemoryDescriptor.plain([dims[1]])
+      var results: [[[Float]]] = []
+      for precision in [Precision.float32, .bfloat16] {
+        let layout = try MemoryDescriptor(dimensions: dims, format: format, precision: precision)
+        let layer = try BatchNormalizationReLU6(
+          dataLayout: layout, epsilon: epsilon, threads: 2, name: "\(precision)")
+        let (scale, shift) = (
+          try harness.memory(gamma, layout: parameters),
+          try harness.memory(beta, layout: parameters)
+        )
+        let (mean, variance) = (try harness.empty(parameters), try harness.empty(parameters))
+        let source = try harness.memory(x, layout: layout)
+        let z = try harness.empty(layout)
+        try layer.forward(
+          source: source, scale: scale, shift: shift, destination: z, batchMean: mean,
+          batchVariance: variance, engine: harness.engine)
+        let (diffX, diffScale, diffShift) = (
+          try harness.empty(layout), try harness.empty(parameters), try harness.empty(parameters)
+        )
+        try layer.backward(
+          source: source, batchMean: mean, batchVariance: variance, scale: scale, shift: shift,
+          diffDestination: try harness.memory(dz, layout: layout), diffSource: diffX,
+          diffScale: diffScale, diffShift: diffShift, engine: harness.engine)
+        results.append(
+          try [mean, variance, diffScale, diffShift, z, diffX].map { try harness.plainValues($0) })
+      }
+      let (float32, bfloat16) = (results[0], results[1])
+      for (index, name) in ["mean", "variance", "dgamma", "dbeta"].enumerated() {
+        XCTAssertEqual(bfloat16[index], float32[index], "\(name), \(format)")
+      }
+      XCTAssertEqual(bfloat16[4], float32[4].map(Self.bfloat16), "z, \(format)")
+      XCTAssertEqual(bfloat16[5], float32[5].map(Self.bfloat16), "dx, \(format)")
+      XCTAssertNotEqual(float32[4], float32[4].map(Self.bfloat16), "bfloat16 must round something")
+    }
+  }
+
+  /// The nearest bfloat16 (ties to even), as a float.
+  static func bfloat16(_ value: Float) -> Float {
+    let bits = value.bitPattern
+    let rounded = (bits &+ 0x7FFF &+ ((bits >> 16) & 1)) & 0xFFFF_0000
+    return Float(bitPattern: rounded)
+  }
+
   private func compareWithOneDNN(layout: MemoryDescriptor, seed: UInt64) throws {
     let harness = try LayerHarness()
     var random = SeededRandom(seed: seed)

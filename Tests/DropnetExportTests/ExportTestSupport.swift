@@ -1,4 +1,5 @@
 import DropnetDataset
+import DropnetEngine
 import DropnetExport
 import DropnetModel
 import DropnetTestSupport
@@ -185,6 +186,7 @@ enum ExportTestSupport {
     ).run()
     let cache = try FeatureCache(baseWeights: base.tensors, stateFolder: state, threads: 2)
     var settings = TrainingSettings()
+    settings.precision = .float32
     settings.epochs = 5
     settings.maximumFramesPerClass = 8
     settings.batchSize = 8

@@ -121,4 +121,39 @@ enum FineTuneFixtures {
     }
     return HostTensor(shape: [batchSize, side, side, 3], values: values)
   }
+
+  /// Fixtures/finetune_reference.json: Keras/TensorFlow runs of a few SGD steps
+  /// (Fixtures/make_finetune_reference.py), in float32 and float64.
+  struct Reference: Decodable {
+    struct Recorded: Decodable {
+      var indices: [Int]
+      var values: [Double]
+    }
+    struct Run: Decodable {
+      var trainedConvolutions: Int
+      var losses: [Double]
+      var tensors: [String: Recorded]
+      var inferenceLogits: [Double]
+      /// The same run in float64.
+      var losses64: [Double]
+      var tensors64: [String: Recorded]
+      var inferenceLogits64: [Double]
+    }
+    var imageSize: Int
+    var batchSize: Int
+    var hiddenCount: Int
+    var classCount: Int
+    var labels: [Int]
+    var classWeights: [Double]
+    var learningRate: Double
+    var momentum: Double
+    var runs: [Run]
+  }
+
+  /// The reference runs.
+  static func reference() throws -> Reference {
+    let url = TestFiles.packageRoot.appendingPathComponent(
+      "Tests/DropnetTrainingTests/Fixtures/finetune_reference.json")
+    return try JSONDecoder().decode(Reference.self, from: Data(contentsOf: url))
+  }
 }

@@ -62,8 +62,8 @@ final class FineTuneTests: XCTestCase {
     let features = try ImageBatches.features(
       of: result.split.validation, labels: result.labels, baseWeights: read.baseTensors,
       stateFolder: dataset.stateFolder, framing: settings.framing,
-      batchSize: settings.resolvedBatchSize,
-      threads: settings.threads)
+      batchSize: settings.resolvedBatchSize, threads: settings.threads,
+      precision: settings.precision)
     let validation = head.evaluate(
       features: features, classIndices: result.validationClasses, classWeights: classWeights)
     let best = result.history.epochs[result.bestEpoch - 1]

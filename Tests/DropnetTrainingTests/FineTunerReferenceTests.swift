@@ -49,36 +49,8 @@ final class FineTunerReferenceTests: XCTestCase {
   /// floor 1e-4, about one float32 inference's rounding of these logits.
   let probabilityBound = ExactnessBound(factor: 2, floor: 1e-4)
 
-  private struct Fixture: Decodable {
-    struct Recorded: Decodable {
-      var indices: [Int]
-      var values: [Double]
-    }
-    struct Run: Decodable {
-      var trainedConvolutions: Int
-      var losses: [Double]
-      var tensors: [String: Recorded]
-      var inferenceLogits: [Double]
-      /// The same run in float64.
-      var losses64: [Double]
-      var tensors64: [String: Recorded]
-      var inferenceLogits64: [Double]
-    }
-    var imageSize: Int
-    var batchSize: Int
-    var hiddenCount: Int
-    var classCount: Int
-    var labels: [Int]
-    var classWeights: [Double]
-    var learningRate: Double
-    var momentum: Double
-    var runs: [Run]
-  }
-
   func testStepsMatchExactArithmeticAsCloselyAsKeras() throws {
-    let fixtureURL = TestFiles.packageRoot.appendingPathComponent(
-      "Tests/DropnetTrainingTests/Fixtures/finetune_reference.json")
-    let fixture = try JSONDecoder().decode(Fixture.self, from: Data(contentsOf: fixtureURL))
+    let fixture = try FineTuneFixtures.reference()
     let base = try FineTuneFixtures.imageNet()
     let images = FineTuneFixtures.images(batchSize: fixture.batchSize, side: fixture.imageSize)
     var settings = TrainingSettings(mode: .batchNorm)

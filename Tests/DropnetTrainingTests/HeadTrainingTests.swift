@@ -88,6 +88,7 @@ final class HeadTrainingTests: XCTestCase {
   func testHeadPredictsHeldOutPhotos() throws {
     let shared = try Self.sharedData()
     var settings = TrainingSettings()
+    settings.precision = .float32
     settings.epochs = 30
     settings.maximumFramesPerClass = framesPerClass
     let start = Date()
@@ -205,6 +206,7 @@ final class HeadTrainingTests: XCTestCase {
   func testWarmStartBeginsBelowAColdStartAndKeepsTheCheckpointsClassOrder() throws {
     let shared = try Self.sharedData()
     var settings = TrainingSettings()
+    settings.precision = .float32
     settings.epochs = 8
     settings.maximumFramesPerClass = framesPerClass
     let cold = try Trainer(settings: settings).train(

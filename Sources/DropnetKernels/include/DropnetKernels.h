@@ -31,15 +31,19 @@ typedef enum {
 } dnk_element_type;
 
 /// The layout of an activation with logical shape [batch, channels, spatial], stored as
-/// [batch][channels / block][spatial][block] elements of `element_type`: block 1 is NCHW,
-/// block == channels is NHWC, 8 and 16 are oneDNN's nChw8c and nChw16c. `channels` must be a
-/// multiple of `block`. Statistics, gamma, beta and the per-channel gradients are float32
-/// whatever the activations' type; sums run in float over short chunks, then in double.
+/// [batch][channels / block][spatial][block] elements: block 1 is NCHW, block == channels is
+/// NHWC, 8 and 16 are oneDNN's nChw8c and nChw16c. `channels` must be a multiple of `block`.
+/// The source x is of `source_type`; z, dz and dx of `element_type` (x in float32 with the
+/// others in bfloat16 keeps the normalisation exact: x - mean is small next to x where a
+/// channel's mean is large next to its spread, and bfloat16 would round x first). Statistics,
+/// gamma, beta and the per-channel gradients are float32 whatever the types; sums run in
+/// float over short chunks, then in double.
 typedef struct {
   int64_t batch;
   int64_t channels;
   int64_t spatial;
   int64_t block;
+  dnk_element_type source_type;
   dnk_element_type element_type;
 } dnk_blocked_shape;
 
