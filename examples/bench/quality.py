@@ -20,6 +20,7 @@ average; --json writes every figure and every photo's predictions.
 import argparse
 import json
 import logging
+import math
 import os
 import resource
 import shutil
@@ -194,9 +195,11 @@ def print_report(result):
     columns = result["columns"]
     titles = {"exported": "exported .mlmodel", "exported_dropnet_crop": "same, dropnet crop", "predict": "dropnet predict"}
     width = max(len(label) for label in result["classes"] + ["mean of classes"]) + 2
+    runs = result["runs"]
+    seeds = f"; {len(runs)} trainings (--seed {', '.join(str(r['seed']) for r in runs)}), counts pooled" if len(runs) > 1 else ""
     print(
         f"\nquality: {len(result['classes'])} classes, {result['photos']} test photos never in a movie; "
-        f"train {' '.join(result['train_arguments']) or '(default settings)'}"
+        f"train {' '.join(result['train_arguments']) or '(default settings)'}{seeds}"
     )
     print(
         f"exported .mlmodel: the whole photo resized to 224x224 (PIL {result['resize']}), as an iPhone app with "
@@ -211,39 +214,90 @@ def print_report(result):
         "mean of classes".ljust(width)
         + "".join(f"{100 * result[c]['mean_class_accuracy']:5.1f}%".rjust(22) for c in columns)
     )
+    if len(runs) > 1:
+        for column in columns:
+            accuracies = [100 * run[column] for run in runs]
+            print(f"{titles[column]} per training: " + ", ".join(f"{a:.1f}%" for a in accuracies)
+                  + f" (spread {max(accuracies) - min(accuracies):.1f} points)")
     agree = result["agreement_exported_vs_predict"]
-    print(f"exported .mlmodel and dropnet predict give the same class for {agree}/{result['photos']} photos")
+    print(f"exported .mlmodel and dropnet predict give the same class for {agree}/{result['exported']['total']} answers")
     confusions = result["exported"]["confusions"][:8]
     if confusions:
         print(
             "top confusions (exported .mlmodel, true -> predicted): "
             + ", ".join(f"{c['true']} -> {c['predicted']} {c['count']}" for c in confusions)
         )
-    training = result.get("training", {})
-    if training:
-        print(
-            "training: "
-            + ", ".join(f"{key} {value}" for key, value in training.items() if not isinstance(value, (dict, list)))
-        )
+    for run in runs:
+        training = run["training"]
+        if training:
+            print(
+                (f"training (seed {run['seed']}): " if len(runs) > 1 else "training: ")
+                + ", ".join(f"{key} {value}" for key, value in training.items() if not isinstance(value, (dict, list)))
+            )
     steps = ", ".join(
         f"{s['step']} {s['seconds']:.1f} s (cpu {s['cpu_seconds']:.1f} s, load {s['load_average_1min']:.1f})"
         for s in result["steps"]
     )
     print(f"steps: {steps}")
-    print(f"pipeline (extract + train + export): {result['pipeline_seconds']:.1f} s on {os.cpu_count()} cores")
+    print(f"pipeline (extract + train + export): {result['pipeline_seconds']:.1f} s on {os.cpu_count()} cores"
+          + (" (first training)" if len(runs) > 1 else ""))
 
 
 def training_summary(report_path):
-    """A few facts of the run's report.json, for the printout (whatever of them is there)."""
+    """The run's report.json in brief: mode, epochs, best epoch, validation, frames, timings."""
     try:
         report = json.loads(Path(report_path).read_text())
     except (OSError, ValueError):
         return {}
-    summary = {}
-    for key in ("bestEpoch", "validationAccuracy", "validationLoss", "fineTune", "epochs"):
-        if key in report and not isinstance(report[key], (dict, list)):
-            summary[key] = report[key]
+    settings, timings, classes = report.get("settings", {}), report.get("timings", {}), report.get("classes", [])
+    summary = {
+        "fine_tune": settings.get("fineTune"),
+        "epochs": settings.get("epochs"),
+        "best_epoch": report.get("bestEpoch"),
+        "validation_accuracy": round(report.get("validationAccuracy", float("nan")), 3),
+        "validation_loss": round(report.get("validationLoss", float("nan")), 3),
+        "training_frames": sum(c.get("trainingFrames", 0) for c in classes),
+        "validation_frames": sum(c.get("validationFrames", 0) for c in classes),
+        "features_seconds": round(timings["features"], 1) if "features" in timings else None,
+        "training_seconds": round(timings["training"], 1) if "training" in timings else None,
+    }
+    summary = {key: value for key, value in summary.items() if value is not None}
+    summary["frames_per_class"] = {
+        c["label"]: {"training": c.get("trainingFrames"), "validation": c.get("validationFrames")} for c in classes
+    }
     return summary
+
+
+def compare(base_path, other_path, column):
+    """Paired comparison of two --json results on the same photos: who got which photos right.
+
+    The two-sided exact McNemar test: under "no difference", each photo that only one run gets
+    right is equally likely to be either run's; p is the chance of a split at least this uneven.
+    With --seeds the pairs are (training, photo): the same photo's pairs are not independent, so
+    p is then only a rough guide.
+    """
+    runs = []
+    for path in (base_path, other_path):
+        result = json.loads(Path(path).read_text())
+        if "per_photo" not in result:
+            raise BenchError(f"{path} has no per-photo predictions; write it with quality.py --json")
+        runs.append({(p.get("seed"), p["photo"]): p[column]["label"] == p["label"] for p in result["per_photo"]})
+    base, other = runs
+    if set(base) != set(other):
+        raise BenchError(
+            f"{base_path} and {other_path} score different photos or seeds; compare runs on the same data set "
+            "with the same --seeds")
+    only_base = sum(base[p] and not other[p] for p in base)
+    only_other = sum(other[p] and not base[p] for p in base)
+    discordant = only_base + only_other
+    tail = sum(math.comb(discordant, k) for k in range(min(only_base, only_other) + 1)) / 2 ** discordant
+    p_value = min(1.0, 2 * tail)
+    total = len(base)
+    print(f"{column}: {base_path} {sum(base.values())}/{total} ({100 * sum(base.values()) / total:.1f}%), "
+          f"{other_path} {sum(other.values())}/{total} ({100 * sum(other.values()) / total:.1f}%)")
+    print(f"right in the first only: {only_base}, in the second only: {only_other}; "
+          f"exact McNemar p = {p_value:.3f}" + (" (a real difference at the 5% level)" if p_value < 0.05 else ""))
+    return 0
 
 
 def main():
@@ -262,12 +316,30 @@ def main():
         "--resize", choices=sorted(RESIZE_FILTERS), default="bilinear",
         help="how the app's input is resized to 224x224 (PIL filter; default bilinear)",
     )
+    parser.add_argument(
+        "--seeds", type=int, default=1,
+        help="train N times (--seed 0..N-1) on the same frames and pool the counts (default 1: dropnet's default seed)",
+    )
+    parser.add_argument(
+        "--compare", nargs=2, metavar=("A.json", "B.json"),
+        help="only compare two --json results photo by photo (exact McNemar test) and exit",
+    )
+    parser.add_argument(
+        "--column", choices=["exported", "exported_dropnet_crop", "predict"], default="exported",
+        help="which classification --compare compares (default exported)",
+    )
     arguments = sys.argv[1:]
     train_arguments = []
     if "--" in arguments:
         split = arguments.index("--")
         arguments, train_arguments = arguments[:split], arguments[split + 1:]
     options = parser.parse_args(arguments)
+    if options.compare:
+        return compare(*options.compare, options.column)
+    if options.seeds < 1:
+        raise BenchError("--seeds must be at least 1")
+    if options.seeds > 1 and "--seed" in train_arguments:
+        raise BenchError("give either --seeds N (seeds 0..N-1) or `-- --seed S`, not both")
 
     steps = Steps()
     work = options.work.resolve()
@@ -293,60 +365,87 @@ def main():
             )
         steps.run("weights", import_weights)
 
-    state, run, export = work / "state", work / "run", work / "export"
-    for folder in ([run, export] if options.reuse_extraction else [state, run, export]):
-        shutil.rmtree(folder, ignore_errors=True)
+    state = work / "state"
+    for folder in work.glob("run*"):
+        shutil.rmtree(folder)
+    for folder in work.glob("export*"):
+        shutil.rmtree(folder)
+    if not options.reuse_extraction:
+        shutil.rmtree(state, ignore_errors=True)
+    photos = test_photos()
+    classes = sorted({label for _, label in photos})
+
     pipeline_started = len(steps.records)
     steps.run("extract", lambda: run_command(
         [dropnet, "extract", "--drop", str(DATA / "drop"), "--state", str(state)], logs / "extract.log"))
-    steps.run("train", lambda: run_command(
-        [dropnet, "train", "--state", str(state), "--run", str(run), *train_arguments], logs / "train.log"))
-    checkpoint = str(run / "best.safetensors")
-    steps.run("export", lambda: run_command(
-        [dropnet, "export", "--checkpoint", checkpoint, "--out", str(export), "--name", MODEL_NAME],
-        logs / "export.log"))
-    pipeline_seconds = sum(s["seconds"] for s in steps.records[pipeline_started:])
+    runs, answers, pipeline_seconds = [], [], None
+    for seed in range(options.seeds):
+        suffix = f"-seed{seed}" if options.seeds > 1 else ""
+        tag = f" (seed {seed})" if options.seeds > 1 else ""
+        seed_arguments = ["--seed", str(seed)] if options.seeds > 1 else []
+        run, export = work / f"run{suffix}", work / f"export{suffix}"
+        steps.run("train" + tag, lambda: run_command(
+            [dropnet, "train", "--state", str(state), "--run", str(run), *train_arguments, *seed_arguments],
+            logs / f"train{suffix}.log"))
+        checkpoint = str(run / "best.safetensors")
+        steps.run("export" + tag, lambda: run_command(
+            [dropnet, "export", "--checkpoint", checkpoint, "--out", str(export), "--name", MODEL_NAME],
+            logs / f"export{suffix}.log"))
+        if pipeline_seconds is None:
+            pipeline_seconds = sum(s["seconds"] for s in steps.records[pipeline_started:])
 
-    photos = test_photos()
-    network = mlmodel_interpreter.load(export / f"{MODEL_NAME}.mlmodel")
-    size = network.input_size
-    exported = steps.run("interpret", lambda: interpret(
-        network, photos, lambda path: phone_input(path, size, options.resize)))
-    cropped = steps.run("interpret (dropnet crop)", lambda: interpret(
-        network, photos, lambda path: dropnet_input(path, size)))
-    predicted = steps.run("predict", lambda: dropnet_predict(dropnet, checkpoint, photos, logs / "predict.log"))
+        network = mlmodel_interpreter.load(export / f"{MODEL_NAME}.mlmodel")
+        missing = sorted(set(classes) - set(network.labels))
+        if missing:
+            print(f"quality: the model has no class {', '.join(missing)}: their photos count as wrong", file=sys.stderr)
+        size = network.input_size
+        exported = steps.run("interpret" + tag, lambda: interpret(
+            network, photos, lambda path: phone_input(path, size, options.resize)))
+        cropped = steps.run("interpret, dropnet crop" + tag, lambda: interpret(
+            network, photos, lambda path: dropnet_input(path, size)))
+        predicted = steps.run("predict" + tag, lambda: dropnet_predict(
+            dropnet, checkpoint, photos, logs / f"predict{suffix}.log"))
+        runs.append({
+            "seed": seed if options.seeds > 1 else None,
+            "model": str(export / f"{MODEL_NAME}.mlmodel"),
+            "training": training_summary(run / "report.json"),
+            "exported": score(photos, exported, classes)["accuracy"],
+            "exported_dropnet_crop": score(photos, cropped, classes)["accuracy"],
+            "predict": score(photos, predicted, classes)["accuracy"],
+        })
+        answers += [
+            (runs[-1]["seed"], path, label, e, c, p)
+            for (path, label), e, c, p in zip(photos, exported, cropped, predicted)
+        ]
 
-    classes = sorted({label for _, label in photos})
-    missing = sorted(set(classes) - set(network.labels))
-    if missing:
-        print(f"quality: the model has no class {', '.join(missing)}: all their photos count as wrong", file=sys.stderr)
+    pooled = [(path, label) for _, path, label, _, _, _ in answers]
     result = {
         "classes": classes,
         "photos": len(photos),
         "train_arguments": train_arguments,
         "resize": options.resize,
         "columns": ["exported", "exported_dropnet_crop", "predict"],
-        "exported": score(photos, exported, classes),
-        "exported_dropnet_crop": score(photos, cropped, classes),
-        "predict": score(photos, predicted, classes),
-        "agreement_exported_vs_predict": sum(a[0] == b[0] for a, b in zip(exported, predicted)),
-        "training": training_summary(run / "report.json"),
+        "exported": score(pooled, [a[3] for a in answers], classes),
+        "exported_dropnet_crop": score(pooled, [a[4] for a in answers], classes),
+        "predict": score(pooled, [a[5] for a in answers], classes),
+        "agreement_exported_vs_predict": sum(a[3][0] == a[5][0] for a in answers),
+        "runs": runs,
         "steps": steps.records,
         "pipeline_seconds": round(pipeline_seconds, 2),
         "cores": os.cpu_count(),
-        "model": str(export / f"{MODEL_NAME}.mlmodel"),
     }
     print_report(result)
     if options.json:
         result["per_photo"] = [
             {
+                "seed": seed,
                 "photo": str(path.relative_to(DATA)),
                 "label": label,
                 "exported": {"label": e[0], "probability": round(e[1], 4)},
                 "exported_dropnet_crop": {"label": c[0], "probability": round(c[1], 4)},
                 "predict": {"label": p[0], "probability": round(p[1], 4)},
             }
-            for (path, label), e, c, p in zip(photos, exported, cropped, predicted)
+            for seed, path, label, e, c, p in answers
         ]
         options.json.write_text(json.dumps(result, indent=2) + "\n")
         print(f"figures written to {options.json}")
