@@ -237,9 +237,13 @@ def check_sources():
                     f"{stamp_file(stamp)} is missing; install the stamps with "
                     "`bash examples/install-quality-dependencies.sh` (Debian tuxpaint-stamps-default)"
                 )
-        overlap = set(photo_class.movie_photos) & set(photo_class.heldout)
-        if overlap:
-            raise BuildError(f"{photo_class.label}: {sorted(overlap)} both in movies and held out")
+    shared = {b.path for b in MOVIE_BACKGROUNDS} & {b.path for b in TEST_BACKGROUNDS}
+    if shared:
+        raise BuildError(f"backgrounds {sorted(shared)} are used by both movies and test photos")
+    filmed = {stamp for c in CLASSES for stamp in c.movie_photos}
+    leaked = filmed & {stamp for c in CLASSES for stamp in c.heldout}
+    if leaked:
+        raise BuildError(f"{sorted(leaked)} are both filmed and held out")
     for background in MOVIE_BACKGROUNDS + TEST_BACKGROUNDS:
         if Path(background.path).is_absolute() and not Path(background.path).exists():
             package = "tuxpaint-data" if str(TEMPLATES) in background.path else "opencv-doc"
