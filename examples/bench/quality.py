@@ -11,11 +11,14 @@ exported .mlmodel by an independent NumPy CoreML interpreter
 (Tests/DropnetCoreMLTests/mlmodel_interpreter.py). Beside it: the same file fed dropnet's own
 preprocessing (the central 87.5%, area-averaged), and `dropnet predict` on the checkpoint. Prints
 per-class and overall accuracy, the top confusions and the time of each step with the load
-average; --json writes every figure and every photo's predictions.
+average; --json writes every figure and every photo's predictions. --seeds N trains N times
+(seeds 0..N-1) and pools the counts; --compare A.json B.json compares two results photo by photo.
 
-    python=$(VENV=examples/generated/venv-quality bash examples/python-env.sh examples/bench/quality-requirements.txt)
+    python=$(VENV=$PWD/examples/generated/venv-quality bash examples/python-env.sh examples/bench/quality-requirements.txt)
     $python examples/bench/quality.py                                  # default settings
     $python examples/bench/quality.py --json q.json -- --fine-tune bn --epochs 15   # a variant
+    $python examples/bench/quality.py --reuse-extraction --seeds 3 --json head.json
+    $python examples/bench/quality.py --compare a.json b.json        # two results, same --seeds
 """
 import argparse
 import json
@@ -44,7 +47,7 @@ try:
 except ImportError as missing:
     sys.exit(
         f"quality: {missing}; run with the benchmark's virtual environment:\n"
-        "  python=$(VENV=examples/generated/venv-quality bash examples/python-env.sh examples/bench/quality-requirements.txt)\n"
+        "  python=$(VENV=$PWD/examples/generated/venv-quality bash examples/python-env.sh examples/bench/quality-requirements.txt)\n"
         "  $python examples/bench/quality.py"
     )
 
