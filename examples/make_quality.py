@@ -268,7 +268,8 @@ def extract_details_backgrounds():
         (GENERATED_DIR / readme).parent.mkdir(parents=True, exist_ok=True)
         (GENERATED_DIR / readme).write_bytes(entries[f"{DETAILS_IMAGES}/README"])
         for background in wanted:
-            (GENERATED_DIR / background.path).write_bytes(entries[f"{DETAILS_IMAGES}/{background.name}_background.webp"])
+            entry = f"{DETAILS_IMAGES}/{background.name}_background.webp"
+            (GENERATED_DIR / background.path).write_bytes(entries[entry])
         make_examples.mark_fresh(outputs, key)
         ran = 1
     credits = parse_details_readme((GENERATED_DIR / readme).read_text())

@@ -47,7 +47,8 @@ try:
 except ImportError as missing:
     sys.exit(
         f"quality: {missing}; run with the benchmark's virtual environment:\n"
-        "  python=$(VENV=$PWD/examples/generated/venv-quality bash examples/python-env.sh examples/bench/quality-requirements.txt)\n"
+        "  python=$(VENV=$PWD/examples/generated/venv-quality bash examples/python-env.sh \\\n"
+        "      examples/bench/quality-requirements.txt)\n"
         "  $python examples/bench/quality.py"
     )
 
@@ -83,7 +84,12 @@ class Steps:
         cpu = (after.ru_utime - children.ru_utime) + (after.ru_stime - children.ru_stime)
         cpu += time.process_time() - own
         self.records.append(
-            {"step": name, "seconds": round(wall, 2), "cpu_seconds": round(cpu, 2), "load_average_1min": round(load, 2)}
+            {
+                "step": name,
+                "seconds": round(wall, 2),
+                "cpu_seconds": round(cpu, 2),
+                "load_average_1min": round(load, 2),
+            }
         )
         return result
 
@@ -190,16 +196,22 @@ def score(photos, predictions, classes):
 # ----------------------------------------------------------------------------------------------
 
 
-def percent(part, whole):
-    return f"{part:>3}/{whole:<3} {100 * part / whole:5.1f}%"
+def percent(correct, total):
+    return f"{correct:>3}/{total:<3} {100 * correct / total:5.1f}%"
 
 
 def print_report(result):
     columns = result["columns"]
-    titles = {"exported": "exported .mlmodel", "exported_dropnet_crop": "same, dropnet crop", "predict": "dropnet predict"}
+    titles = {
+        "exported": "exported .mlmodel",
+        "exported_dropnet_crop": "same, dropnet crop",
+        "predict": "dropnet predict",
+    }
     width = max(len(label) for label in result["classes"] + ["mean of classes"]) + 2
     runs = result["runs"]
-    seeds = f"; {len(runs)} trainings (--seed {', '.join(str(r['seed']) for r in runs)}), counts pooled" if len(runs) > 1 else ""
+    seeds = ""
+    if len(runs) > 1:
+        seeds = f"; {len(runs)} trainings (--seed {', '.join(str(r['seed']) for r in runs)}), counts pooled"
     print(
         f"\nquality: {len(result['classes'])} classes, {result['photos']} test photos never in a movie; "
         f"train {' '.join(result['train_arguments']) or '(default settings)'}{seeds}"
@@ -210,9 +222,10 @@ def print_report(result):
     )
     print("class".ljust(width) + "".join(titles[c].rjust(22) for c in columns))
     for label in result["classes"]:
-        cells = [percent(result[c]["per_class"][label]["correct"], result[c]["per_class"][label]["total"]) for c in columns]
+        cells = [percent(**result[c]["per_class"][label]) for c in columns]
         print(label.ljust(width) + "".join(cell.rjust(22) for cell in cells))
-    print("overall".ljust(width) + "".join(percent(result[c]["correct"], result[c]["total"]).rjust(22) for c in columns))
+    print("overall".ljust(width) + "".join(percent(result[c]["correct"], result[c]["total"]).rjust(22)
+                                           for c in columns))
     print(
         "mean of classes".ljust(width)
         + "".join(f"{100 * result[c]['mean_class_accuracy']:5.1f}%".rjust(22) for c in columns)
@@ -223,7 +236,8 @@ def print_report(result):
             print(f"{titles[column]} per training: " + ", ".join(f"{a:.1f}%" for a in accuracies)
                   + f" (spread {max(accuracies) - min(accuracies):.1f} points)")
     agree = result["agreement_exported_vs_predict"]
-    print(f"exported .mlmodel and dropnet predict give the same class for {agree}/{result['exported']['total']} answers")
+    total = result["exported"]["total"]
+    print(f"exported .mlmodel and dropnet predict give the same class for {agree}/{total} answers")
     confusions = result["exported"]["confusions"][:8]
     if confusions:
         print(
@@ -321,7 +335,8 @@ def main():
     )
     parser.add_argument(
         "--seeds", type=int, default=1,
-        help="train N times (--seed 0..N-1) on the same frames and pool the counts (default 1: dropnet's default seed)",
+        help="train N times (--seed 0..N-1) on the same frames and pool the counts "
+        "(default 1: dropnet's default seed)",
     )
     parser.add_argument(
         "--compare", nargs=2, metavar=("A.json", "B.json"),
@@ -400,7 +415,8 @@ def main():
         network = mlmodel_interpreter.load(export / f"{MODEL_NAME}.mlmodel")
         missing = sorted(set(classes) - set(network.labels))
         if missing:
-            print(f"quality: the model has no class {', '.join(missing)}: their photos count as wrong", file=sys.stderr)
+            print(f"quality: the model has no class {', '.join(missing)}: their photos count as wrong",
+                  file=sys.stderr)
         size = network.input_size
         exported = steps.run("interpret" + tag, lambda: interpret(
             network, photos, lambda path: phone_input(path, size, options.resize)))
