@@ -316,10 +316,13 @@ def extract_photos():
 
 
 def photo_size(relative_path):
-    """Width and height of a WebP file, read from its header (no decoder needed)."""
+    """Width and height of a WebP or PNG file, read from its header (no decoder needed)."""
     data = (GENERATED_DIR / relative_path).read_bytes()[:30]
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        # The first chunk is IHDR: big-endian width and height.
+        return struct.unpack_from(">II", data, 16)
     if data[:4] != b"RIFF" or data[8:12] != b"WEBP":
-        raise BuildError(f"{relative_path} is not a WebP file; delete examples/generated and run again")
+        raise BuildError(f"{relative_path} is not a WebP or PNG file; delete examples/generated and run again")
     chunk = data[12:16]
     if chunk == b"VP8 ":
         # Lossy: 3-byte frame tag, 3-byte start code, then 14-bit width and height.
@@ -483,11 +486,18 @@ def shot_filter(input_index, shot, output_size, label):
     )
 
 
-def movie_commands(movie, photo_class_label, output_size=None, seed_name=None):
-    """Return (ffmpeg command lines, frame count, input files, description) for one movie."""
+def movie_commands(movie, photo_class_label, output_size=None, seed_name=None, photo_folder=None):
+    """Return (ffmpeg command lines, frame count, input files, description) for one movie.
+
+    The movie's photos are `photo_folder/NAME` (relative to generated/), by default
+    `photos/LABEL/NAME.webp`.
+    """
     display_size = output_size or (PORTRAIT_SIZE if movie.portrait else SQUARE_SIZE)
     rng = random.Random(seed_name or movie.path)
-    photos = [f"photos/{photo_class_label}/{name}.webp" for name in movie.photos]
+    if photo_folder is None:
+        photos = [f"photos/{photo_class_label}/{name}.webp" for name in movie.photos]
+    else:
+        photos = [f"{photo_folder}/{name}" for name in movie.photos]
     shots = []
     for index, photo in enumerate(photos):
         frame_count = round(rng.uniform(*movie.seconds_per_photo) * FRAME_RATE)

@@ -13,10 +13,9 @@ against the channel widths flowing through the network. Prints one JSON line of 
 exits 0, or prints what is wrong and exits 1 at the first problem.
 
 With photo=STEM (STEM.rgb: 224x224 packed RGB bytes; STEM.json: TensorFlow's "logits" for
-it, as in Tests/DropnetModelTests/Fixtures/reference), the layers are also run by a small
-NumPy interpreter written from the CoreML specification's own definitions (weights
-[out, in/groups, kH, kW], borderAmounts [height, width], THRESHOLD y = max(alpha, scale x +
-shift), inner product [out, in]) and the probabilities compared with TensorFlow's softmax:
+it, as in Tests/DropnetModelTests/Fixtures/reference), the layers are also run by the small
+NumPy interpreter beside this file (mlmodel_interpreter.py, written from the CoreML
+specification's own definitions) and the probabilities compared with TensorFlow's softmax:
 independent of dropnet's own reader, so a layout mistake made the same way in the writer and
 the reader is still caught.
 
@@ -29,6 +28,8 @@ import sys
 import coremltools as ct
 import numpy as np
 from coremltools.proto import FeatureTypes_pb2
+
+import mlmodel_interpreter
 
 
 def fail(message):
@@ -61,69 +62,6 @@ def main():
         check(argparse.Namespace(
             model=parts[0], summary=parts[1], float16="float16" in flags,
             updatable="updatable" in flags, photos=photos))
-
-
-def weights_array(params):
-    """A WeightParams as a float32 NumPy array (half precision widened exactly)."""
-    if len(params.floatValue) > 0:
-        return np.array(params.floatValue, dtype=np.float32)
-    return np.frombuffer(params.float16Value, dtype="<f2").astype(np.float32)
-
-
-def run_network(network, rgb):
-    """The probabilities the classifier's layers give for one packed RGB image, [classes].
-
-    Tensors are [C, H, W], as CoreML lays out an image input."""
-    scaler = network.preprocessing[0].scaler
-    image = rgb.reshape(224, 224, 3).transpose(2, 0, 1).astype(np.float32)
-    biases = np.array([scaler.redBias, scaler.greenBias, scaler.blueBias], dtype=np.float32)
-    blobs = {"image": image * np.float32(scaler.channelScale) + biases[:, None, None]}
-    for layer in network.layers:
-        x = blobs[layer.input[0]]
-        kind = layer.WhichOneof("layer")
-        if kind == "convolution":
-            conv = layer.convolution
-            kernel_height, kernel_width = conv.kernelSize
-            stride_y, stride_x = conv.stride
-            w = weights_array(conv.weights).reshape(
-                conv.outputChannels, conv.kernelChannels, kernel_height, kernel_width)
-            height_edges, width_edges = conv.valid.paddingAmounts.borderAmounts
-            x = np.pad(x, ((0, 0), (height_edges.startEdgeSize, height_edges.endEdgeSize),
-                           (width_edges.startEdgeSize, width_edges.endEdgeSize)))
-            out_height = (x.shape[1] - kernel_height) // stride_y + 1
-            out_width = (x.shape[2] - kernel_width) // stride_x + 1
-            y = np.zeros((conv.outputChannels, out_height, out_width), dtype=np.float32)
-            for row in range(kernel_height):
-                for column in range(kernel_width):
-                    window = x[:, row:row + stride_y * (out_height - 1) + 1:stride_y,
-                               column:column + stride_x * (out_width - 1) + 1:stride_x]
-                    if conv.nGroups == 1:
-                        y += np.tensordot(w[:, :, row, column], window, axes=(1, 0))
-                    else:  # depthwise: one input channel per group
-                        expect(conv.kernelChannels == 1 and conv.nGroups == conv.outputChannels,
-                               f"{layer.name}: only depthwise grouping is interpreted")
-                        y += w[:, 0, row, column][:, None, None] * window
-            x = y + weights_array(conv.bias)[:, None, None]
-        elif kind == "unary":
-            unary = layer.unary
-            expect(unary.type == unary.THRESHOLD, f"{layer.name}: only THRESHOLD is interpreted")
-            scale = unary.scale if unary.scale != 0 else 1.0  # the spec: 0 means 1
-            x = np.maximum(np.float32(unary.alpha), np.float32(scale) * x + np.float32(unary.shift))
-        elif kind == "pooling":
-            x = x.mean(axis=(1, 2), keepdims=True)
-        elif kind == "innerProduct":
-            product = layer.innerProduct
-            w = weights_array(product.weights).reshape(product.outputChannels, product.inputChannels)
-            x = (w @ x.reshape(-1) + weights_array(product.bias)).reshape(-1, 1, 1)
-        elif kind == "activation":
-            expect(layer.activation.WhichOneof("NonlinearityType") == "ReLU",
-                   f"{layer.name}: only ReLU is interpreted")
-            x = np.maximum(x, 0)
-        elif kind == "softmax":
-            e = np.exp(x - x.max(axis=0, keepdims=True))
-            x = e / e.sum(axis=0, keepdims=True)
-        blobs[layer.output[0]] = x
-    return blobs["classLabelProbs"].reshape(-1).astype(np.float64)
 
 
 def check(args):
@@ -272,7 +210,10 @@ def check(args):
             logits = np.array(json.load(handle)["logits"], dtype=np.float64)
         expected = np.exp(logits - logits.max())
         expected /= expected.sum()
-        actual = run_network(network, rgb)
+        try:
+            actual = mlmodel_interpreter.probabilities(network, rgb.reshape(1, 224, 224, 3))[0]
+        except mlmodel_interpreter.UnsupportedModel as error:
+            fail(str(error))
         expect(actual.shape == expected.shape, f"{len(actual)} probabilities, TensorFlow has "
                f"{len(expected)}")
         expect(int(actual.argmax()) == int(expected.argmax()),
