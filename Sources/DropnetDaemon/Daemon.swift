@@ -415,7 +415,7 @@ public final class Daemon {
         ? configuration.maximumFramesPerClass : nil,
       validationFraction: configuration.validationFraction, framing: configuration.framing,
       precision: Precision(setting: configuration.precision) ?? .float32,
-      shouldStop: { signals.isStopping },
+      augmentedCopies: configuration.augmentedCopies, shouldStop: { signals.isStopping },
       progress: { [weak self] line in self?.updateStatus(.training, line) })
     let outcome: TrainingOutcome
     do {

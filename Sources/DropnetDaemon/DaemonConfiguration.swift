@@ -85,6 +85,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
   public var twoSpeed = true
   /// How photos become the model's input (what the app asks iOS Vision for).
   public var framing = InputFraming.centerCrop
+  /// Head passes: augmented copies of each training frame cached beside it.
+  public var augmentedCopies = TrainingSettings().augmentedCopies
   /// What the base network computes in while training ("auto", "float32", "bfloat16").
   public var precision = "auto"
   // [publish]
@@ -168,7 +170,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
     "training.epochs_fresh", "training.epochs_incremental", "training.batch_size",
     "training.threads", "training.min_frames_per_class", "training.max_frames_per_class",
     "training.validation_fraction", "training.two_speed", "training.framing",
-    "training.precision", "publish.gate",
+    "training.augmented_copies", "training.precision", "publish.gate",
     "publish.gate_margin",
     "watch.settle", "watch.debounce", "log.level",
   ]
@@ -272,6 +274,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
         throw fail("expected center_crop or scale_fill")
       }
       framing = parsed
+    case "training.augmented_copies": augmentedCopies = try integer(0...64)
     case "publish.gate": gate = try bool()
     case "publish.gate_margin": gateMargin = try double(0...1)
     case "watch.settle": settle = try duration()

@@ -14,7 +14,10 @@ public final class ModelTrainingPass: TrainingPass {
   /// The head mode's cache (nil until the first training; dropped by `reset`).
   public private(set) var cache: FeatureCache?
   private var cacheKey:
-    (stateFolder: URL, threads: Int, framing: InputFraming, precision: Precision)?
+    (
+      stateFolder: URL, threads: Int, framing: InputFraming, precision: Precision,
+      augmentation: Augmentation?
+    )?
 
   /// The precision of the last training, which scoring another model matches (so the gate
   /// compares like with like).
@@ -100,18 +103,19 @@ public final class ModelTrainingPass: TrainingPass {
   private func cache(for request: TrainingRequest) throws -> FeatureCache {
     let framing = request.settings.framing
     let precision = request.settings.precision
+    let augmentation = request.settings.cachedAugmentation
     if let cache, let cacheKey, cacheKey.stateFolder == request.stateFolder,
       cacheKey.threads == request.threads, cacheKey.framing == framing,
-      cacheKey.precision == precision
+      cacheKey.precision == precision, cacheKey.augmentation == augmentation
     {
       return cache
     }
     let made = try FeatureCache(
       baseWeights: request.base.baseTensors, stateFolder: request.stateFolder, framing: framing,
-      threads: request.threads, precision: precision)
+      augmentation: augmentation, threads: request.threads, precision: precision)
     made.load(from: Self.cacheFile(in: request.stateFolder))
     cache = made
-    cacheKey = (request.stateFolder, request.threads, framing, precision)
+    cacheKey = (request.stateFolder, request.threads, framing, precision, augmentation)
     return made
   }
 }

@@ -28,6 +28,8 @@ public struct TrainingRequest {
   public var framing: InputFraming
   /// What the base network computes in.
   public var precision: Precision
+  /// Head passes: augmented copies cached per training frame (`TrainingSettings`).
+  public var augmentedCopies: Int
   /// True when the daemon is stopping: the pass stops at the next batch boundary.
   public var shouldStop: () -> Bool
   /// Progress for `STATUS=` (e.g. "bn epoch 3/10").
@@ -37,7 +39,9 @@ public struct TrainingRequest {
     manifest: Manifest, stateFolder: URL, base: Checkpoint, published: Checkpoint? = nil,
     plan: TrainingPlan, batchSize: Int, threads: Int, maximumFramesPerClass: Int? = nil,
     validationFraction: Double = 0.25, framing: InputFraming = .centerCrop,
-    precision: Precision = .float32, shouldStop: @escaping () -> Bool = { false },
+    precision: Precision = .float32,
+    augmentedCopies: Int = TrainingSettings().augmentedCopies,
+    shouldStop: @escaping () -> Bool = { false },
     progress: @escaping (String) -> Void = { _ in }
   ) {
     self.manifest = manifest
@@ -51,6 +55,7 @@ public struct TrainingRequest {
     self.validationFraction = validationFraction
     self.framing = framing
     self.precision = precision
+    self.augmentedCopies = augmentedCopies
     self.shouldStop = shouldStop
     self.progress = progress
   }
@@ -69,6 +74,7 @@ public struct TrainingRequest {
     settings.split.validationFraction = validationFraction
     settings.framing = framing
     settings.precision = precision
+    settings.augmentedCopies = augmentedCopies
     return settings
   }
 }

@@ -3,13 +3,15 @@ import DropnetDataset
 import Foundation
 
 /// The head mode's batches: the frozen base's pooled features of every training frame (and of
-/// `augmentedCopies` augmented draws of it), computed once through a `FeatureCache`, in a
-/// seeded shuffled order each epoch. A step is one SGD step of the head alone.
+/// `augmentedCopies` augmented draws of it), computed once through a `FeatureCache`. An epoch
+/// is one pass over the training frames, each frame as one of its copies drawn at random, in a
+/// seeded shuffled order; a step is one SGD step of the head alone.
 struct FeatureBatches: BatchSource {
   private let settings: TrainingSettings
   private let classWeights: [Double]
   private let trainingFeatures: [Float]
   private let trainingClasses: [Int]
+  private let frameCount: Int
   private let validation: [Float]
   private var order: [Int] = []
   private var position = 0
@@ -27,20 +29,28 @@ struct FeatureBatches: BatchSource {
     let secondsBefore = cache.computeSeconds
     var trainingFeatures: [Float] = []
     var trainingClasses: [Int] = []
-    for copy in 0...settings.augmentedCopies {
+    for copy in 0...settings.cachedCopies {
       trainingFeatures += try cache.features(of: split.training, copy: copy, shouldStop: shouldStop)
       trainingClasses += split.training.map { classIndex[$0.label]! }
     }
     validation = try cache.features(of: split.validation, shouldStop: shouldStop)
     self.trainingFeatures = trainingFeatures
     self.trainingClasses = trainingClasses
+    frameCount = split.training.count
     self.settings = settings
     self.classWeights = classWeights
     featureSeconds = cache.computeSeconds - secondsBefore
   }
 
+  /// The rows of this epoch in training order (`copy * frames + frame`).
+  var epochRows: [Int] { order }
+
   mutating func beginEpoch(using random: inout SeededRandom) throws -> Int {
-    order = Array(trainingClasses.indices)
+    // Row `copy * frameCount + frame` holds `frame`'s features as drawn for `copy`.
+    let copies = UInt64(settings.cachedCopies + 1)
+    order = (0..<frameCount).map { frame in
+      copies == 1 ? frame : Int(random.next() % copies) * frameCount + frame
+    }
     random.shuffle(&order)
     position = 0
     return (order.count + settings.resolvedBatchSize - 1) / settings.resolvedBatchSize

@@ -42,11 +42,14 @@ public final class FeatureCache {
   private let stateFolder: URL
   private var features: [Key: [Float]] = [:]
   private var contentHashes: [String: String] = [:]
-  /// Plain (copy 0) entries asked for since the cache was made: what `save` keeps.
-  private var usedPlainHashes = Set<String>()
+  /// Entries asked for since the cache was made: what `save` keeps.
+  private var usedKeys = Set<Key>()
   /// SHA-256 over the framing, the precision and the base tensors' names, shapes and values:
   /// saved features are valid only for the very same base, framing and precision.
   public let baseIdentity: String
+  /// The saved file's identity: `baseIdentity`, and the augmentation when copies are drawn
+  /// (a copy is valid only for the augmentation that drew it).
+  private let fileIdentity: String
 
   /// A cache over the frames in `stateFolder`, using the base network in `baseWeights`
   /// (TF-slim MobileNet v1 names with the 1001-class ImageNet logits, as imported; tensors of
@@ -73,6 +76,13 @@ public final class FeatureCache {
     self.framing = framing
     self.stateFolder = stateFolder
     self.augmentation = augmentation
+    fileIdentity = Self.fileIdentity(base: baseIdentity, augmentation: augmentation)
+  }
+
+  private static func fileIdentity(base: String, augmentation: Augmentation?) -> String {
+    guard let augmentation else { return base }
+    let digest = SHA256.hash(data: Data((base + "\(augmentation)").utf8))
+    return digest.map { String(format: "%02x", $0) }.joined()
   }
 
   /// SHA-256 over the framing, the precision and the base tensors' names, shapes and values
@@ -103,7 +113,7 @@ public final class FeatureCache {
         .invalidSetting, "copy \(copy) asked for, but the cache has no augmentation")
     }
     let keys = try samples.map { Key(contentHash: try contentHash(of: $0), copy: copy) }
-    if copy == 0 { usedPlainHashes.formUnion(keys.map(\.contentHash)) }
+    usedKeys.formUnion(keys)
     var missing: [(Key, TrainingSample)] = []
     var seen = Set<Key>()
     for (key, sample) in zip(keys, samples) where features[key] == nil && seen.insert(key).inserted
@@ -131,23 +141,27 @@ public final class FeatureCache {
     return keys.flatMap { features[$0]! }
   }
 
-  // File: "dropnet-features 1\n", the base identity (64 hex bytes) and "\n", then per entry
-  // the frame's content hash (64 hex bytes) and 1024 little-endian Float32 features.
-  private static let fileMagic = Data("dropnet-features 1\n".utf8)
+  // File: "dropnet-features 2\n", the file identity (64 hex bytes) and "\n", then per entry
+  // the frame's content hash (64 hex bytes), the copy number (UInt32 little-endian) and 1024
+  // little-endian Float32 features.
+  private static let fileMagic = Data("dropnet-features 2\n".utf8)
   private static let hashByteCount = 64
 
-  /// Writes the plain features of the frames asked for since the cache was made (deleted
-  /// frames drop out) to `url`, atomically: a later cache over the same base loads them instead
-  /// of running MobileNet again (e.g. the daemon after a restart). About 4 KiB per frame.
+  /// Writes the features (plain and augmented copies) of the frames asked for since the cache
+  /// was made (deleted frames drop out) to `url`, atomically: a later cache over the same base
+  /// and augmentation loads them instead of running MobileNet again (e.g. the daemon after a
+  /// restart). About 4 KiB per frame and copy.
   public func save(to url: URL) throws {
     let width = MobileNetV1Architecture.featureCount
     var data = Self.fileMagic
-    data.append(Data((baseIdentity + "\n").utf8))
-    for hash in usedPlainHashes.sorted() {
-      guard let values = features[Key(contentHash: hash, copy: 0)] else { continue }
-      data.append(Data(hash.utf8))
-      values.withUnsafeBytes { data.append(contentsOf: $0) }
+    data.append(Data((fileIdentity + "\n").utf8))
+    let sorted = usedKeys.sorted { ($0.contentHash, $0.copy) < ($1.contentHash, $1.copy) }
+    for key in sorted {
+      guard let values = features[key] else { continue }
       assert(values.count == width)
+      data.append(Data(key.contentHash.utf8))
+      withUnsafeBytes(of: UInt32(key.copy).littleEndian) { data.append(contentsOf: $0) }
+      values.withUnsafeBytes { data.append(contentsOf: $0) }
     }
     do {
       try AtomicFile.write(data, to: url)
@@ -156,9 +170,10 @@ public final class FeatureCache {
     }
   }
 
-  /// Loads what `save` wrote, when it was written for this very base; returns the number of
-  /// frames loaded. A missing file, another base or a damaged file load nothing (the features
-  /// are then computed as usual): the file is only ever a shortcut.
+  /// Loads what `save` wrote, when it was written for this very base and augmentation;
+  /// returns the number of entries loaded. A missing file, another base or augmentation, an
+  /// older format or a damaged file load nothing (the features are then computed as usual):
+  /// the file is only ever a shortcut.
   @discardableResult
   public func load(from url: URL) -> Int {
     guard let data = try? Data(contentsOf: url), data.starts(with: Self.fileMagic) else {
@@ -166,10 +181,11 @@ public final class FeatureCache {
     }
     let width = MobileNetV1Architecture.featureCount
     let headerEnd = Self.fileMagic.count + Self.hashByteCount + 1
-    let entryBytes = Self.hashByteCount + width * MemoryLayout<Float>.size
+    let copyBytes = MemoryLayout<UInt32>.size
+    let entryBytes = Self.hashByteCount + copyBytes + width * MemoryLayout<Float>.size
     guard data.count >= headerEnd,
       String(decoding: data[Self.fileMagic.count..<(headerEnd - 1)], as: UTF8.self)
-        == baseIdentity,
+        == fileIdentity,
       (data.count - headerEnd) % entryBytes == 0
     else { return 0 }
     var loaded: [Key: [Float]] = [:]
@@ -179,12 +195,19 @@ public final class FeatureCache {
       guard hash.utf8.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) }) else {
         return 0
       }
-      let valueStart = offset + Self.hashByteCount
+      let copyStart = offset + Self.hashByteCount
+      var copy: UInt32 = 0
+      withUnsafeMutableBytes(of: &copy) {
+        _ = data.copyBytes(to: $0, from: copyStart..<(copyStart + copyBytes))
+      }
+      copy = UInt32(littleEndian: copy)
+      guard copy == 0 || augmentation != nil else { return 0 }
+      let valueStart = copyStart + copyBytes
       var values = [Float](repeating: 0, count: width)
       values.withUnsafeMutableBytes {
         _ = data.copyBytes(to: $0, from: valueStart..<(valueStart + width * 4))
       }
-      loaded[Key(contentHash: hash, copy: 0)] = values
+      loaded[Key(contentHash: hash, copy: Int(copy))] = values
       offset += entryBytes
     }
     features.merge(loaded) { current, _ in current }

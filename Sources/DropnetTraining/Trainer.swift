@@ -56,11 +56,12 @@ public struct Trainer {
         try cache
         ?? FeatureCache(
           baseWeights: start.baseTensors, stateFolder: stateFolder, framing: settings.framing,
-          augmentation: settings.augmentedCopies > 0 ? settings.augmentation : nil,
-          threads: settings.threads, precision: settings.precision)
-      if settings.augmentedCopies > 0 && cache.augmentation == nil {
+          augmentation: settings.cachedAugmentation, threads: settings.threads,
+          precision: settings.precision)
+      if settings.cachedCopies > 0 && cache.augmentation != settings.augmentation {
         throw TrainingError(
-          .invalidSetting, "augmented copies need a FeatureCache made with an augmentation")
+          .invalidSetting,
+          "the feature cache augments copies differently from the settings (or not at all)")
       }
       guard cache.framing == settings.framing, cache.precision == settings.precision else {
         throw TrainingError(

@@ -62,7 +62,7 @@ public struct TrainingReport: Codable, Sendable, Equatable {
     /// base modes draw their augmentation anew for every image of every epoch).
     public init(_ settings: TrainingSettings, warmStartFrom: String? = nil) {
       let fineTune = settings.mode.description
-      let augmentedCopies = settings.mode == .head ? settings.augmentedCopies : 0
+      let augmentedCopies = settings.cachedCopies
       self.fineTune = fineTune
       epochs = settings.epochs
       batchSize = settings.resolvedBatchSize

@@ -39,9 +39,11 @@ public struct TrainingSettings: Sendable, Hashable {
   /// The augmentation of training frames (nil = plain frames). Base modes draw it anew for
   /// every image of every epoch; the head mode caches `augmentedCopies` draws per frame.
   public var augmentation: Augmentation? = Augmentation()
-  /// Head mode: augmented cached copies per training frame besides the plain one (0 = plain
-  /// frames only).
-  public var augmentedCopies = 0
+  /// Head mode: augmented draws of each training frame cached beside the plain one; each
+  /// epoch trains on one of a frame's copies, drawn at random (0 = plain frames only). Four
+  /// copies cost four more passes of the base over the training frames and, on the quality
+  /// benchmark's photos, lifted the exported model from 40.0% to 48.9% right (3 seeds).
+  public var augmentedCopies = 4
   /// Engine threads (the machine's cores by default).
   public var threads = ProcessInfo.processInfo.activeProcessorCount
   /// What the base network computes in while training (cached features, steps, validation):
@@ -56,6 +58,13 @@ public struct TrainingSettings: Sendable, Hashable {
   /// base modes, measured as fast per image as 32 (`dropnet bench train`) at half the memory
   /// (~0.67 GB resident in `bn` mode, ~1.3 GB in `all`).
   public var defaultBatchSize: Int { mode == .head ? 32 : 16 }
+
+  /// The augmented copies per frame a head training caches and draws from: `augmentedCopies`
+  /// in head mode with an augmentation, else 0.
+  public var cachedCopies: Int { mode == .head && augmentation != nil ? augmentedCopies : 0 }
+
+  /// The augmentation a feature cache for these settings needs: nil when no copies are cached.
+  public var cachedAugmentation: Augmentation? { cachedCopies > 0 ? augmentation : nil }
 
   /// `batchSize`, or the mode's default.
   public var resolvedBatchSize: Int { batchSize ?? defaultBatchSize }
@@ -73,8 +82,6 @@ public struct TrainingSettings: Sendable, Hashable {
     try require(weightDecay >= 0, "weight decay must be 0 or more, got \(weightDecay)")
     try require((maximumFramesPerClass ?? 1) >= 1, "maximum frames per class must be positive")
     try require(augmentedCopies >= 0, "augmented copies must be 0 or more")
-    try require(
-      augmentedCopies == 0 || augmentation != nil, "augmented copies need an augmentation")
     try require(threads >= 1, "threads must be at least 1, got \(threads)")
     try augmentation?.validate()
   }

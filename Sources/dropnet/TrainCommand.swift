@@ -59,8 +59,17 @@ struct TrainCommand: ParsableCommand {
 
   @Flag(
     name: .long, inversion: .prefixedNo,
-    help: "Augment frames on the fly (base-training modes; head mode uses plain frames).")
+    help:
+      "Augment frames: on the fly in the base-training modes; in head mode as --augmented-copies cached draws per frame."
+  )
   var augment = true
+
+  @Option(
+    name: .long,
+    help:
+      "Head mode: augmented draws of each training frame whose features are computed once and cached beside the plain frame (0 = plain frames only; each copy costs one more pass of the base over the training frames)."
+  )
+  var augmentedCopies: Int = TrainingSettings(mode: .head).augmentedCopies
 
   @Option(name: .long, help: "Weight decay on kernels (0 = off).")
   var weightDecay: Double = 0
@@ -112,6 +121,7 @@ struct TrainCommand: ParsableCommand {
     if let batchSize, batchSize < 2 { throw ValidationError("--batch-size must be at least 2") }
     if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
     if weightDecay < 0 { throw ValidationError("--weight-decay must be 0 or more") }
+    if augmentedCopies < 0 { throw ValidationError("--augmented-copies must be 0 or more") }
     if DatasetSplit.Strategy(rawValue: split) == nil {
       throw ValidationError("--split must be leak-free or random-frames")
     }
@@ -215,6 +225,7 @@ struct TrainCommand: ParsableCommand {
     settings.batchSize = batchSize
     settings.threads = threads ?? settings.threads
     settings.augmentation = augment ? Augmentation() : nil
+    settings.augmentedCopies = augment ? augmentedCopies : 0
     settings.framing = InputFraming(rawValue: framing) ?? .centerCrop
     settings.precision = Precision(setting: precision) ?? .float32
     return settings

@@ -184,13 +184,15 @@ enum ExportTestSupport {
       dropFolder: drop, stateFolder: state, settings: ExtractionSettings(),
       logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
     ).run()
-    let cache = try FeatureCache(baseWeights: base.tensors, stateFolder: state, threads: 2)
     var settings = TrainingSettings()
     settings.precision = .float32
     settings.epochs = 5
     settings.maximumFramesPerClass = 8
     settings.batchSize = 8
     settings.learningRate = 0.01
+    let cache = try FeatureCache(
+      baseWeights: base.tensors, stateFolder: state, augmentation: settings.cachedAugmentation,
+      threads: 2)
     let result = try Trainer(settings: settings).train(
       manifest: summary.manifest, stateFolder: state, start: base, cache: cache)
     let facts = TrainingFacts(

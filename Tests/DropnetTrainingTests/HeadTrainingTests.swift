@@ -46,25 +46,35 @@ final class HeadTrainingTests: XCTestCase {
       dropFolder: drop, stateFolder: state, settings: ExtractionSettings(),
       logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
     ).run()
-    let cache = try FeatureCache(baseWeights: base.tensors, stateFolder: state)
+    let cache = try FeatureCache(
+      baseWeights: base.tensors, stateFolder: state,
+      augmentation: TrainingSettings().cachedAugmentation)
     let made = Shared(base: base, manifest: summary.manifest, stateFolder: state, cache: cache)
     shared = made
     return made
   }
 
-  /// Saved features come back for the same base (no MobileNet run), and nothing loads for
-  /// another base or a damaged file.
-  func testSavedFeaturesLoadOnlyForTheSameBase() throws {
+  /// Saved features (plain and augmented copies) come back for the same base and
+  /// augmentation (no MobileNet run), and nothing loads for another base, another augmentation
+  /// or a damaged file.
+  func testSavedFeaturesLoadOnlyForTheSameBaseAndAugmentation() throws {
     let shared = try Self.sharedData()
     let samples = Array(
       try DatasetSplit(manifest: shared.manifest, settings: .init()).training.prefix(6))
     let expected = try shared.cache.features(of: samples)
+    let expectedCopy = try shared.cache.features(of: samples, copy: 1)
     let file = try TestFiles.temporaryFolder("features").appendingPathComponent("features.bin")
     try shared.cache.save(to: file)
+    let augmentation = try XCTUnwrap(shared.cache.augmentation)
+    func cache(base: [String: HostTensor], augmentation: Augmentation?) throws -> FeatureCache {
+      try FeatureCache(
+        baseWeights: base, stateFolder: shared.stateFolder, augmentation: augmentation)
+    }
 
-    let again = try FeatureCache(baseWeights: shared.base.tensors, stateFolder: shared.stateFolder)
-    XCTAssertGreaterThanOrEqual(again.load(from: file), samples.count)
+    let again = try cache(base: shared.base.tensors, augmentation: augmentation)
+    XCTAssertGreaterThanOrEqual(again.load(from: file), 2 * samples.count)
     XCTAssertEqual(try again.features(of: samples), expected)
+    XCTAssertEqual(try again.features(of: samples, copy: 1), expectedCopy)
     XCTAssertEqual(again.computedCount, 0, "loaded, not computed")
 
     var otherBase = shared.base.tensors
@@ -72,14 +82,19 @@ final class HeadTrainingTests: XCTestCase {
     var tensor = otherBase[name]!
     tensor.values[0] += 0.5
     otherBase[name] = tensor
-    let other = try FeatureCache(baseWeights: otherBase, stateFolder: shared.stateFolder)
+    let other = try cache(base: otherBase, augmentation: augmentation)
     XCTAssertNotEqual(other.baseIdentity, again.baseIdentity)
     XCTAssertEqual(other.load(from: file), 0, "features of another base are not reused")
+    var otherAugmentation = augmentation
+    otherAugmentation.rotationRange = 10
+    XCTAssertEqual(
+      try cache(base: shared.base.tensors, augmentation: otherAugmentation).load(from: file), 0,
+      "copies drawn by another augmentation are not reused")
 
     var damaged = try Data(contentsOf: file)
     damaged.removeLast(10)
     try damaged.write(to: file)
-    let fresh = try FeatureCache(baseWeights: shared.base.tensors, stateFolder: shared.stateFolder)
+    let fresh = try cache(base: shared.base.tensors, augmentation: augmentation)
     XCTAssertEqual(fresh.load(from: file), 0, "a truncated file loads nothing")
     XCTAssertEqual(
       fresh.load(from: file.deletingLastPathComponent().appendingPathComponent("none")), 0)
@@ -92,6 +107,7 @@ final class HeadTrainingTests: XCTestCase {
     settings.epochs = 30
     settings.maximumFramesPerClass = framesPerClass
     let start = Date()
+    let computedBefore = shared.cache.computedCount
     let result = try Trainer(settings: settings).train(
       manifest: shared.manifest, stateFolder: shared.stateFolder, start: shared.base,
       cache: shared.cache)
@@ -102,9 +118,11 @@ final class HeadTrainingTests: XCTestCase {
     XCTAssertEqual(best.epoch, result.bestEpoch)
     // Learning happened: the training loss fell.
     XCTAssertLessThan(result.history.epochs.last!.loss, result.history.epochs.first!.loss)
-    // Frames are cached once: the cache computed no more than the split's frames.
+    // Frames are cached once: the cache computed no more than each training frame's copies
+    // and the validation frames.
     XCTAssertLessThanOrEqual(
-      shared.cache.computedCount, result.split.training.count + result.split.validation.count)
+      shared.cache.computedCount - computedBefore,
+      (settings.cachedCopies + 1) * result.split.training.count + result.split.validation.count)
 
     // Through a written and re-read checkpoint, as a predictor would load it.
     let checkpoint = result.checkpoint(from: shared.base)
@@ -176,6 +194,41 @@ final class HeadTrainingTests: XCTestCase {
     let pass = try XCTUnwrap(last)
     XCTAssertEqual(pass.accuracy, 1, "loss \(pass.loss)")
     XCTAssertLessThan(pass.loss, 0.1)
+  }
+
+  /// With augmented copies an epoch is still one pass over the training frames: every frame
+  /// once, as one of its copies, and different epochs draw different copies.
+  func testAnEpochTrainsEachFrameOnceAsOneOfItsCopies() throws {
+    let shared = try Self.sharedData()
+    var settings = TrainingSettings()
+    settings.augmentedCopies = 2
+    settings.batchSize = 4
+    var split = try DatasetSplit(manifest: shared.manifest)
+    split.training = TrainingSettings.thin(split.training, perClass: 3)
+    split.validation = TrainingSettings.thin(split.validation, perClass: 1)
+    let classIndex = Dictionary(
+      uniqueKeysWithValues: split.labels.enumerated().map { ($1, $0) })
+    var batches = try FeatureBatches(
+      split: split, classIndex: classIndex,
+      classWeights: Array(repeating: 1, count: split.labels.count), cache: shared.cache,
+      settings: settings, shouldStop: { false })
+    var head = try ClassifierHeadModel(classCount: split.labels.count, seed: 1)
+    var random = SeededRandom(seed: 7)
+    var drawnRows: [[Int]] = []
+    for _ in 0..<3 {
+      let steps = try batches.beginEpoch(using: &random)
+      XCTAssertEqual(steps, (split.training.count + 3) / 4)
+      drawnRows.append(batches.epochRows)
+      var examples = 0
+      while let (_, count) = try batches.step(head: &head, dropoutSeed: 0) { examples += count }
+      XCTAssertEqual(examples, split.training.count)
+    }
+    let frameCount = split.training.count
+    for rows in drawnRows {
+      XCTAssertEqual(rows.map { $0 % frameCount }.sorted(), Array(0..<frameCount))
+      XCTAssertTrue(rows.allSatisfy { $0 / frameCount <= settings.augmentedCopies })
+    }
+    XCTAssertNotEqual(Set(drawnRows[0]), Set(drawnRows[1]), "epochs draw other copies")
   }
 
   func testCacheComputesEachCopyOnceAndAugmentedCopiesAreSeededByContent() throws {

@@ -8,7 +8,7 @@ arguments after `--`) and `dropnet export`. Each test photo is then classified a
 would: the whole square photo (the centred square of a non-square one) resized to the model's
 224x224 input, as iOS Vision does with imageCropAndScaleOption .centerCrop, and run through the
 exported .mlmodel by an independent NumPy CoreML interpreter
-(Tests/DropnetCoreMLTests/mlmodel_interpreter.py). Beside it: the same file fed dropnet's own
+(Tests/DropnetExportTests/mlmodel_interpreter.py). Beside it: the same file fed dropnet's own
 preprocessing (the central 87.5%, area-averaged), and `dropnet predict` on the checkpoint. Prints
 per-class and overall accuracy, the top confusions and the time of each step with the load
 average; --json writes every figure and every photo's predictions. --seeds N trains N times
@@ -34,7 +34,7 @@ from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "Tests" / "DropnetCoreMLTests"))
+sys.path.insert(0, str(ROOT / "Tests" / "DropnetExportTests"))
 
 # coremltools warns that CoreML itself cannot run on Linux; only its protobuf classes are used.
 logging.getLogger("coremltools").setLevel(logging.ERROR)
