@@ -5,18 +5,23 @@ Builds tf.keras.applications.MobileNet(alpha=1.0, weights=None, classes=1001), l
 ImageNet weights from the same frozen graph dropnet imports (examples/weights/
 mobilenet_v1_imagenet.pb, from examples/fetch-weights.sh), checks that the Keras model
 reproduces the frozen graph on a reference photo, then times model.predict at batch 16 with
-2 threads and prints images/s. `--graph` times the frozen graph itself (a TF session) instead.
+2 threads and prints images/s (`--json`: one JSON object instead). `--graph` times the frozen
+graph itself (a TF session) instead.
 `--train bn|head` times the seed's training step instead (`dropnet bench train`'s peer): the
 base without its classifier, global average pooling, Dense(256, relu), BatchNormalization,
 Dropout(0.5), Dense(4, softmax), SGD(1e-3, momentum 0.9); `bn` trains every batch norm of the
 base in batch-statistics mode (convolutions frozen), `head` freezes the whole base.
 
-Not part of CI. Needs: pip install tensorflow-cpu==2.21.0
+Not part of CI; examples/bench/side_by_side.py runs it interleaved with dropnet's own
+benchmark. Needs TensorFlow in a virtual environment (Debian's python3 refuses pip installs):
+    python=$(VENV=$PWD/examples/generated/venv-keras bash examples/python-env.sh \
+        examples/bench/keras-requirements.txt)
 Usage, from the package root:
-    python3 examples/bench/keras_peer.py [--batches 10] [--threads 2] [--graph]
-    python3 examples/bench/keras_peer.py --train bn --batch 32 [--batches 5]
+    $python examples/bench/keras_peer.py [--batches 10] [--threads 2] [--graph] [--json]
+    $python examples/bench/keras_peer.py --train bn --batch 32 [--batches 5]
 """
 import argparse
+import json
 import os
 import time
 
@@ -112,6 +117,7 @@ def main():
     parser.add_argument("--graph", action="store_true", help="time the frozen graph instead")
     parser.add_argument("--train", choices=["bn", "head"], help="time a training step instead")
     parser.add_argument("--batch", type=int, default=BATCH, help="images per batch")
+    parser.add_argument("--json", action="store_true", help="print one JSON object at the end")
     arguments = parser.parse_args()
     if not os.path.exists(GRAPH):
         raise SystemExit(f"{GRAPH} is missing: run examples/fetch-weights.sh first")
@@ -131,8 +137,8 @@ def main():
         name, predict = "frozen graph (tf.compat.v1.Session.run)", run_graph
     else:
         model = keras_model(constants)
-        name = "Keras MobileNet (model.predict)"
-        predict = lambda x: model.predict(x, batch_size=BATCH, verbose=0)  # noqa: E731
+        name = "Keras MobileNet (model.predict_on_batch)"
+        predict = model.predict_on_batch
         difference = float(np.abs(predict(photo) - reference).max())
         print(f"Keras vs frozen graph on coffee.rgb: max |probability difference| {difference:.2e}")
         if difference > 1e-4:
@@ -148,6 +154,12 @@ def main():
         predict(batch)
     elapsed = time.perf_counter() - start
     images = arguments.batches * arguments.batch
+    if arguments.json:
+        print(json.dumps({
+            "peer": name, "tensorflow": tf.__version__, "work": arguments.train or "infer",
+            "batch": arguments.batch, "threads": arguments.threads, "images": images,
+            "seconds": elapsed, "imagesPerSecond": images / elapsed}))
+        return
     print(
         f"{name}, TF {tf.__version__}, batch {arguments.batch}, {arguments.threads} threads: "
         f"{images / elapsed:.1f} images/s ({images} images in {elapsed:.2f} s)")
