@@ -275,6 +275,62 @@ public struct ModelCard: Codable, Sendable, Equatable {
         """)
   }
 
+  /// The Kotlin lines an Android app uses a TFLite model named `name` with: MediaPipe Tasks'
+  /// ImageClassifier (it reads the normalisation and labels from the file), given the part of
+  /// the photo the model was trained on.
+  public static func tfliteUsage(name: String, framing: InputFraming) -> Usage {
+    Usage(
+      language: "Kotlin (TFLite, MediaPipe Tasks)",
+      code: """
+        // com.google.mediapipe:tasks-vision; \(name).tflite in the app's assets.
+        val classifier = ImageClassifier.createFromOptions(
+            context,
+            ImageClassifier.ImageClassifierOptions.builder()
+                .setBaseOptions(BaseOptions.builder().setModelAssetPath("\(name).tflite").build())
+                .setMaxResults(3)
+                .build())
+        val side = minOf(bitmap.width, bitmap.height)
+        \(kotlinFraming(framing, side: "side"))
+        val best = classifier.classify(BitmapImageBuilder(input).build())
+            .classificationResult().classifications()[0].categories()[0]
+        Log.i("dropnet", "${best.categoryName()} ${best.score()}")
+        """)
+  }
+
+  /// The Kotlin lines an Android app uses an ONNX model named `name` with: ONNX Runtime, fed
+  /// the 224x224 RGB bytes of the part of the photo the model was trained on (the model
+  /// scales them itself).
+  public static func onnxUsage(name: String, framing: InputFraming) -> Usage {
+    Usage(
+      language: "Kotlin (ONNX, ONNX Runtime)",
+      code: """
+        // com.microsoft.onnxruntime:onnxruntime-android; modelBytes: \(name).onnx
+        val env = OrtEnvironment.getEnvironment()
+        val session = env.createSession(modelBytes)
+        val labels = JSONArray(session.metadata.customMetadata.getValue("labels"))
+        \(kotlinFraming(framing, side: "224"))
+        val rgb = ByteArray(224 * 224 * 3)  // input's pixels as R, G, B bytes, row by row
+        val image = OnnxTensor.createTensor(
+            env, ByteBuffer.wrap(rgb), longArrayOf(1, 224, 224, 3), OnnxJavaType.UINT8)
+        session.run(mapOf("image" to image)).use { outputs ->
+            val probabilities = (outputs[0].value as Array<FloatArray>)[0]
+            val index = (outputs[1].value as LongArray)[0].toInt()
+            Log.i("dropnet", "${labels.getString(index)} ${probabilities[index]}")
+        }
+        """)
+  }
+
+  /// The Kotlin line that gives a model of `framing` its part of `bitmap`, `side` pixels
+  /// square.
+  static func kotlinFraming(_ framing: InputFraming, side: String) -> String {
+    switch framing {
+    case .centerCrop:
+      "val input = ThumbnailUtils.extractThumbnail(bitmap, \(side), \(side))  // the centred square, as trained"
+    case .scaleFill:
+      "val input = Bitmap.createScaledBitmap(bitmap, 224, 224, true)  // the whole photo squashed, as trained"
+    }
+  }
+
   /// The class name Xcode generates for a model file named `name`: characters that cannot
   /// be in a Swift name become `_`, and a leading digit gets one before it.
   static func swiftTypeName(_ name: String) -> String {
