@@ -297,7 +297,7 @@ let package = Package(
         "DropnetMedia", "DropnetTestSupport", .product(name: "Logging", package: "swift-log"),
         .product(name: "Crypto", package: "swift-crypto"),
       ],
-      exclude: ["check_mlmodel.py", "check_runtimes.py"],
+      exclude: ["check_mlmodel.py", "check_runtimes.py", "mlmodel_interpreter.py"],
       swiftSettings: strictSwift
     ),
     .testTarget(
