@@ -167,10 +167,17 @@ let package = Package(
       swiftSettings: strictSwift
     ),
     .target(
+      name: "DropnetReport",
+      dependencies: [
+        "DropnetDataset", "DropnetTraining", "DropnetMedia", "DropnetModel", "DropnetStorage",
+      ],
+      swiftSettings: strictSwift
+    ),
+    .target(
       name: "DropnetDaemon",
       dependencies: [
         "DropnetWatch", "DropnetJournal", "DropnetDataset", "DropnetTraining", "DropnetExport",
-        "DropnetModel", "DropnetStorage",
+        "DropnetModel", "DropnetStorage", "DropnetReport",
         .product(name: "Logging", package: "swift-log"),
         .product(name: "TOMLKit", package: "TOMLKit"),
       ],
@@ -187,6 +194,7 @@ let package = Package(
         "DropnetTraining",
         "DropnetDaemon",
         "DropnetJournal",
+        "DropnetReport",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
       ],
@@ -264,6 +272,14 @@ let package = Package(
       dependencies: ["DropnetExport", "DropnetCoreMLReader", "DropnetTestSupport"],
       // The container's boot script is run from the source tree.
       exclude: ["boot-container.sh"],
+      swiftSettings: strictSwift
+    ),
+    .testTarget(
+      name: "DropnetReportTests",
+      dependencies: [
+        "DropnetReport", "DropnetDataset", "DropnetTraining", "DropnetMedia", "DropnetModel",
+        "DropnetTestSupport",
+      ],
       swiftSettings: strictSwift
     ),
     .testTarget(

@@ -15,6 +15,7 @@ packages=(
   python3-venv         # examples/python-env.sh: PyPI packages for tests and benchmarks
   systemd              # journald for the daemon tests; systemd-analyze for the unit tests
   systemd-container    # systemd-nspawn: DropnetSystemdTests boots a real systemd
+  chromium             # tests render the model card page as a person's browser does
 )
 
 missing=()

@@ -2,8 +2,8 @@
 # The main job on the bundled example, from a fresh machine: installs what is missing, makes
 # the example movies from real photos, fetches and imports the ImageNet weights, builds dropnet
 # (release), then runs the daemon's own path once over the example drop folder (extract,
-# train, publish: `dropnet serve --once`) and says where the model is, what it knows and how
-# it does on photos that were never in a movie.
+# train, publish: `dropnet serve --once`) and says where the model and its model card page are,
+# what it knows and how it does on photos that were never in a movie.
 # Idempotent: a second run reuses everything; with nothing changed it trains nothing.
 #
 #   bash examples/run-example.sh        # model in examples/generated/models
@@ -30,3 +30,4 @@ echo
 "$dropnet" status --state "$generated/state"
 echo
 echo "model: $generated/models/ExampleClassifier.mlmodel (and .json beside it)"
+echo "model card: $generated/models/ExampleClassifier.html (open it in a browser)"

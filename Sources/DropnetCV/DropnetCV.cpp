@@ -129,6 +129,28 @@ dncv_status dncv_image_write_jpeg(const dncv_image *image, const char *path,
   });
 }
 
+dncv_status dncv_image_encode_jpeg(const dncv_image *image, int32_t quality,
+                                   uint8_t **out, size_t *count, char *error,
+                                   size_t error_capacity) {
+  return guarded(error, error_capacity, [&]() {
+    if (quality < 0 || quality > 100)
+      return fail(error, error_capacity, DNCV_ERROR_ARGUMENT, "JPEG quality must be 0-100");
+    std::vector<int> parameters = {cv::IMWRITE_JPEG_QUALITY, quality};
+    std::vector<uchar> encoded;
+    if (!cv::imencode(".jpg", image->mat, encoded, parameters) || encoded.empty())
+      return fail(error, error_capacity, DNCV_ERROR_WRITE, "cannot encode the JPEG");
+    auto *bytes = static_cast<uint8_t *>(std::malloc(encoded.size()));
+    if (bytes == nullptr)
+      return fail(error, error_capacity, DNCV_ERROR_INTERNAL, "out of memory");
+    std::memcpy(bytes, encoded.data(), encoded.size());
+    *out = bytes;
+    *count = encoded.size();
+    return DNCV_OK;
+  });
+}
+
+void dncv_bytes_free(uint8_t *bytes) { std::free(bytes); }
+
 dncv_status dncv_image_write(const dncv_image *image, const char *path,
                              char *error, size_t error_capacity) {
   return guarded(error, error_capacity, [&]() {

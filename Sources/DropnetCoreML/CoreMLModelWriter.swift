@@ -7,6 +7,9 @@ import SwiftProtobuf
 /// own preprocessing), outputs `classLabel` and `classLabelProbs`; the metadata's version is
 /// the model's `versionString`, its entries the `userDefined` metadata.
 public enum CoreMLModelWriter {
+  /// The `userDefined` key that tells Xcode which preview its model page shows.
+  public static let previewTypeKey = "com.apple.coreml.model.preview.type"
+
   /// The serialized model (deterministic field order: the same network and metadata give the
   /// same bytes). `updatable` marks the last inner product trainable on device.
   public static func bytes(network: InferenceNetwork, metadata: ExportMetadata, updatable: Bool)
@@ -105,6 +108,8 @@ public enum CoreMLModelWriter {
     modelMetadata.author = metadata.author
     modelMetadata.license = metadata.license
     modelMetadata.userDefined = metadata.userDefined
+    // Xcode's model page shows its image-classifier preview (drop a photo, see the classes).
+    modelMetadata.userDefined[previewTypeKey] = "imageClassifier"
     description.metadata = modelMetadata
     return description
   }

@@ -3,6 +3,7 @@ import DropnetEngine
 import DropnetExport
 import DropnetJournal
 import DropnetModel
+import DropnetReport
 import DropnetTraining
 import DropnetWatch
 import Foundation
@@ -466,10 +467,11 @@ public final class Daemon {
     let heldOut = heldOutScores(candidate: outcome.checkpoint, published: published)
     let onHeldOut = heldOut.candidate != nil && (heldOut.published != nil || record == nil)
     let gate = PublishGate(enabled: configuration.gate, margin: configuration.gateMargin)
+    let candidateFigure = onHeldOut ? heldOut.candidate!.accuracy : outcome.validationAccuracy
+    let publishedFigure =
+      onHeldOut ? heldOut.published?.accuracy : (scoredNow ?? record?.validationAccuracy)
     let decision = gate.decide(
-      candidateAccuracy: onHeldOut ? heldOut.candidate!.accuracy : outcome.validationAccuracy,
-      publishedAccuracy: onHeldOut
-        ? heldOut.published?.accuracy : (scoredNow ?? record?.validationAccuracy),
+      candidateAccuracy: candidateFigure, publishedAccuracy: publishedFigure,
       publishedScoredNow: onHeldOut || scoredNow != nil,
       sameClasses: record.map {
         PublishGate.sameClasses(published: $0.labels, candidate: outcome.labels)
@@ -497,7 +499,25 @@ public final class Daemon {
       checkpoint.metadata.extra[HeldOutPhotos.accuracyKey] = heldOut.candidate.map {
         String($0.accuracy)
       }
-      let summary = try publisher.publish(checkpoint)
+      let cards = ModelCardMaker(
+        stateFolder: stateFolder, outputFolder: URL(fileURLWithPath: configuration.outputFolder),
+        name: configuration.modelName)
+      var card: ModelCard?
+      let summary = try publisher.publish(checkpoint) { summary in
+        do {
+          card = try cards.card(
+            outcome, pass: pass, mode: plan.mode,
+            gate: ModelCard.Gate(
+              verdict: decision.reason,
+              measure: onHeldOut ? "held-out accuracy" : "validation accuracy",
+              candidate: candidateFigure, published: publishedFigure),
+            heldOut: heldOut.candidate, summary: summary)
+          return card.map(cards.pages)
+        } catch {
+          logger.warning("the model is published without its model card page: \(error)")
+          return nil
+        }
+      }
       let model = PublishedModel(
         version: summary.exportVersion, labels: outcome.labels,
         validationAccuracy: outcome.validationAccuracy, validationLoss: outcome.validationLoss,
@@ -512,6 +532,14 @@ public final class Daemon {
       }
       try model.save(to: stateFolder)
       status.published = model
+      if let card {
+        do {
+          try cards.archive.save(card)
+          cards.archive.prune(keeping: Set(publisher.versions()))
+        } catch {
+          logger.warning("later model card pages will not list v\(model.version): \(error)")
+        }
+      }
       status.trainedDigests[pass.rawValue] = digest
       recordTraining(
         pass: pass, mode: plan.mode, outcome: .published, reason: decision.reason,

@@ -4,16 +4,31 @@ import DropnetStorage
 import Foundation
 
 /// Publishes a checkpoint as `<output>/<name>.<extension>` for every format of `formats`
-/// (`.mlmodel`, `.onnx`, `.tflite`) + `<name>.json`, all of one export version, with
-/// `versions/<name>-<version>.<extension>` (the newest `versionsKept` versions).
+/// (`.mlmodel`, `.onnx`, `.tflite`) + `<name>.json` and its model card page `<name>.html`,
+/// all of one export version, with `versions/<name>-<version>.<extension>` and `.html` (the
+/// newest `versionsKept` versions).
 ///
-/// Every file is first exported into `<output>/.staging/` (same file system) and only then
-/// renamed over the published ones, the model files first and the summary (which names each
-/// file with its SHA-256) last, so a full disk or a failed export leaves the published model
-/// untouched, and a reader never sees a partial file. A published file of a format no longer
-/// configured is removed after the summary, so the folder holds one version. The version
-/// files are hard links of the staged models (no second copy of the bytes).
+/// Every file is first written into `<output>/.staging/` (same file system) and only then
+/// renamed over the published ones, the version's files first, then the model files, the
+/// page, and the summary (which names each file with its SHA-256) last, so a full disk or a
+/// failed export leaves the published model and page untouched, and a reader never sees a
+/// partial file. A published file of a format no longer configured is removed after the
+/// summary, so the folder holds one version. The version files are hard links of the staged
+/// models (no second copy of the bytes).
 public struct ModelPublisher {
+  /// The model card pages published with a model (`ModelCardPage`).
+  public struct Pages: Sendable {
+    /// `<name>.html`, beside the model.
+    public var current: Data
+    /// `versions/<name>-<version>.html`, beside that version's files.
+    public var version: Data
+
+    public init(current: Data, version: Data) {
+      self.current = current
+      self.version = version
+    }
+  }
+
   public var outputFolder: URL
   public var name: String
   public var versionsKept: Int
@@ -37,6 +52,8 @@ public struct ModelPublisher {
     outputFolder.appendingPathComponent(name + "." + format.fileExtension)
   }
   public var summaryURL: URL { outputFolder.appendingPathComponent(name + ".json") }
+  /// The model card page beside the model.
+  public var pageURL: URL { outputFolder.appendingPathComponent(name + ".html") }
   public var versionsFolder: URL { outputFolder.appendingPathComponent("versions") }
   var stagingFolder: URL { outputFolder.appendingPathComponent(".staging") }
 
@@ -45,10 +62,18 @@ public struct ModelPublisher {
     versionsFolder.appendingPathComponent("\(name)-\(version).\(format.fileExtension)")
   }
 
-  /// Exports and publishes `checkpoint` in every format; returns the export's summary. Throws
-  /// `DaemonError` (`.publishFailed`) with the reason; the published files are then as they
-  /// were.
-  public func publish(_ checkpoint: Checkpoint) throws -> ExportSummary {
+  /// The path of version `version`'s model card page.
+  public func versionPageURL(_ version: Int) -> URL {
+    versionsFolder.appendingPathComponent("\(name)-\(version).html")
+  }
+
+  /// Exports and publishes `checkpoint` in every format, with the pages `pages` makes from the
+  /// export's summary (nil: none, and a page left from an earlier version is removed, so a
+  /// page never describes another model); returns the summary. Throws `DaemonError`
+  /// (`.publishFailed`) with the reason; the published files are then as they were.
+  public func publish(
+    _ checkpoint: Checkpoint, pages: (ExportSummary) -> Pages? = { _ in nil }
+  ) throws -> ExportSummary {
     let manager = FileManager.default
     do {
       try manager.createDirectory(at: versionsFolder, withIntermediateDirectories: true)
@@ -78,6 +103,13 @@ public struct ModelPublisher {
     let staged = result.summary.files.map(\.format).compactMap { format in
       result.url(format).map { (format: format, url: $0) }
     }
+    let stagedPage = stagingFolder.appendingPathComponent(name + ".html")
+    let stagedVersionPage = stagingFolder.appendingPathComponent("\(name)-\(version).html")
+    let made = pages(result.summary)
+    if let made {
+      try wrap { try AtomicFile.write(made.current, to: stagedPage) }
+      try wrap { try AtomicFile.write(made.version, to: stagedVersionPage) }
+    }
     for (format, url) in staged {
       let versionFile = versionURL(version, format: format)
       try? manager.removeItem(at: versionFile)
@@ -88,8 +120,16 @@ public struct ModelPublisher {
             + "model stays")
       }
     }
+    if made != nil {
+      try wrap { try AtomicFile.move(stagedVersionPage, over: versionPageURL(version)) }
+    }
     for (format, url) in staged {
       try wrap { try AtomicFile.move(url, over: modelURL(format)) }
+    }
+    if made != nil {
+      try wrap { try AtomicFile.move(stagedPage, over: pageURL) }
+    } else {
+      try? manager.removeItem(at: pageURL)
     }
     try wrap { try AtomicFile.move(result.summaryURL, over: summaryURL) }
     for format in ExportFormat.allCases where !formats.contains(format) {
@@ -99,12 +139,13 @@ public struct ModelPublisher {
     return result.summary
   }
 
-  /// Deletes the files of all but the newest `versionsKept` versions.
+  /// Deletes the files of all but the newest `versionsKept` versions, pages included.
   public func pruneVersions() {
     for version in versions().dropLast(versionsKept) {
       for format in ExportFormat.allCases {
         try? FileManager.default.removeItem(at: versionURL(version, format: format))
       }
+      try? FileManager.default.removeItem(at: versionPageURL(version))
     }
   }
 

@@ -53,7 +53,8 @@ public final class ModelTrainingPass: TrainingPass {
       dropnetVersion: DropnetVersion.string)
     return TrainingOutcome(
       checkpoint: result.checkpoint(from: start, facts: facts.entries), result: result,
-      stateFolder: request.stateFolder, seconds: seconds)
+      stateFolder: request.stateFolder, seconds: seconds,
+      settings: TrainingReport.Settings(request.settings))
   }
 
   /// A head on the base this pass caches features of is scored on the cached validation

@@ -24,12 +24,16 @@ public struct TrainingOutcome: Sendable {
   public var stateFolder: URL
   /// Wall time of the pass.
   public var seconds: Double
+  /// The run's report (per-class figures, confusion matrix, validation mistakes), for the
+  /// model card; nil when the pass keeps none.
+  public var report: TrainingReport?
 
   public init(
     checkpoint: Checkpoint, history: TrainingHistory, bestEpoch: Int, validationAccuracy: Double,
     validationLoss: Double, validation: [TrainingSample], trainingFrameCount: Int,
-    stateFolder: URL, seconds: Double
+    stateFolder: URL, seconds: Double, report: TrainingReport? = nil
   ) {
+    self.report = report
     self.stateFolder = stateFolder
     self.checkpoint = checkpoint
     self.history = history
@@ -41,16 +45,19 @@ public struct TrainingOutcome: Sendable {
     self.seconds = seconds
   }
 
-  /// The outcome of the run `result` describes, whose checkpoint is `checkpoint`.
+  /// The outcome of the run `result` describes, whose checkpoint is `checkpoint`; its report
+  /// is made with `settings` (nil: none).
   public init(
-    checkpoint: Checkpoint, result: TrainingResult, stateFolder: URL, seconds: Double
+    checkpoint: Checkpoint, result: TrainingResult, stateFolder: URL, seconds: Double,
+    settings: TrainingReport.Settings? = nil
   ) {
     self.init(
       checkpoint: checkpoint, history: result.history, bestEpoch: result.bestEpoch,
       validationAccuracy: result.best?.validationAccuracy ?? 0,
       validationLoss: result.best?.validationLoss ?? 0, validation: result.split.validation,
       trainingFrameCount: result.split.training.count, stateFolder: stateFolder,
-      seconds: seconds)
+      seconds: seconds,
+      report: settings.map { TrainingReport(result: result, settings: $0, totalSeconds: seconds) })
   }
 
   /// The class labels in output order.

@@ -17,8 +17,12 @@ public struct MovieExtractor: Sendable {
     public var warnings: [String]
   }
 
-  /// Extracts `path` into `folder` (which must exist and be empty). Dropped frames' files are
-  /// removed again; `frames` records every sampled frame.
+  /// The subfolder of a movie's frame folder that holds the frames the quality filter dropped
+  /// (`frames/<label>/<movieID>/dropped/<index>.jpg`): never trained on, kept to be looked at.
+  public static let droppedFolderName = "dropped"
+
+  /// Extracts `path` into `folder` (which must exist and be empty). Dropped frames' files move
+  /// into `folder/dropped/`; `frames` records every sampled frame.
   public func extract(
     path: String, into folder: URL,
     progress: (_ decoded: Int, _ expected: Int) -> Void = { _, _ in },
@@ -104,11 +108,18 @@ public struct MovieExtractor: Sendable {
     if settings.qualityFilter {
       let reasons = QualityFilter(settings: settings).judge(
         sharpness: frames.map(\.sharpness), hashes: frames.map(\.differenceHash))
+      let dropped = folder.appendingPathComponent(Self.droppedFolderName)
       for position in frames.indices {
         frames[position].dropReason = reasons[position]
         if reasons[position] != nil {
-          try? FileManager.default.removeItem(
-            at: folder.appendingPathComponent(frames[position].fileName))
+          // Kept aside (never trained on) so a person can see what the filter dropped.
+          let file = folder.appendingPathComponent(frames[position].fileName)
+          try? FileManager.default.createDirectory(at: dropped, withIntermediateDirectories: true)
+          if (try? FileManager.default.moveItem(
+            at: file, to: dropped.appendingPathComponent(frames[position].fileName))) == nil
+          {
+            try? FileManager.default.removeItem(at: file)
+          }
         }
       }
     }

@@ -49,7 +49,8 @@ public enum ModelExporter {
   /// `dataset_sha256`), then `architecture`, `class_count`, `base_weights_sha256`,
   /// `base_weights_file`, `dropnet_version` (the exporting dropnet), `exported_at`,
   /// `weight_precision`, `input_framing` (what part of a photo the app gives the model), then
-  /// `options.userDefined`.
+  /// `options.userDefined`; the `.mlmodel` also `com.apple.coreml.model.preview.type`
+  /// (`CoreMLModelWriter.previewTypeKey`).
   public static func export(
     checkpoint: Checkpoint, name: String, to folder: URL,
     formats: [ExportFormat] = ExportFormat.allCases, options: ExportOptions = ExportOptions()

@@ -80,6 +80,15 @@ public final class Image {
     try MediaError.check(path: path) { dncv_image_write_jpeg(handle, path, Int32(quality), $0, $1) }
   }
 
+  /// The image encoded as JPEG, in memory.
+  public func jpegData(quality: Int = 90) throws -> [UInt8] {
+    var out: UnsafeMutablePointer<UInt8>?
+    var count = 0
+    try MediaError.check { dncv_image_encode_jpeg(handle, Int32(quality), &out, &count, $0, $1) }
+    defer { dncv_bytes_free(out) }
+    return [UInt8](UnsafeBufferPointer(start: out, count: count))
+  }
+
   /// Writes the file format the extension names (.png, .jpg).
   public func write(to path: String) throws {
     try MediaError.check(path: path) { dncv_image_write(handle, path, $0, $1) }

@@ -38,6 +38,25 @@ public struct TrainingReport: Codable, Sendable, Equatable {
     }
   }
 
+  /// A validation frame the kept epoch classified wrongly.
+  public struct ValidationMistake: Codable, Sendable, Equatable {
+    /// The frame's JPEG relative to the state folder (`frames/<label>/<movieID>/<index>.jpg`).
+    public var frame: String
+    /// The movie it comes from (path relative to the drop folder).
+    public var movie: String
+    /// Its true class.
+    public var label: String
+    /// The class the kept epoch predicted.
+    public var predicted: String
+
+    public init(frame: String, movie: String, label: String, predicted: String) {
+      self.frame = frame
+      self.movie = movie
+      self.label = label
+      self.predicted = predicted
+    }
+  }
+
   /// The settings the run used (the subset that changes the result).
   public struct Settings: Codable, Sendable, Equatable {
     public var fineTune: String
@@ -118,6 +137,9 @@ public struct TrainingReport: Codable, Sendable, Equatable {
   /// The kept model on held-out photos (never trained on), through the model's own framing;
   /// nil when there were none.
   public var heldOut: HeldOutPhotos.Score?
+  /// Every validation frame the kept epoch got wrong, in validation order (nil in reports
+  /// written before it was recorded).
+  public var validationMistakes: [ValidationMistake]?
 
   /// The report of a `Trainer` run; `totalSeconds` is the caller's wall clock.
   public init(
@@ -143,6 +165,17 @@ public struct TrainingReport: Codable, Sendable, Equatable {
         recall: metrics.recall[index])
     }
     confusionMatrix = metrics.confusion
+    validationMistakes = zip(
+      result.split.validation,
+      zip(result.validationClasses, result.validationPredictions)
+    )
+    .compactMap { sample, classes in
+      classes.0 == classes.1
+        ? nil
+        : ValidationMistake(
+          frame: sample.relativePath, movie: sample.moviePath,
+          label: result.labels[classes.0].name, predicted: result.labels[classes.1].name)
+    }
     trainingImbalanceRatio =
       ClassBalance(labels: result.labels, samples: result.split.training).imbalanceRatio
     datasetHash = result.datasetHash

@@ -19,6 +19,7 @@ struct Dropnet: ParsableCommand {
     subcommands: [
       ExtractCommand.self, TrainCommand.self, WeightsCommand.self, PredictCommand.self,
       ExportCommand.self, ServeCommand.self, StatusCommand.self, RebuildCommand.self,
+      ReportCommand.self,
       BenchCommand.self, InfoCommand.self,
     ]
   )

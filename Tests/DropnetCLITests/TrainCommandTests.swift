@@ -39,6 +39,8 @@ final class TrainCommandTests: XCTestCase {
     let reportedHeldOut = try XCTUnwrap(report["heldOut"] as? [String: Any])
     XCTAssertEqual(reportedHeldOut["total"] as? Int, 12)
 
+    try checkModelCard(state: state, run: run, report: report)
+
     // Warm start from the best checkpoint: the same classes, continued.
     let warmRun = root.appendingPathComponent("warm")
     let warm = try CLIFixtures.run([
@@ -95,5 +97,28 @@ final class TrainCommandTests: XCTestCase {
         + models.appendingPathComponent("Example.json").path,
     ])
     XCTAssertEqual(check.status, 0, check.output)
+  }
+
+  /// `dropnet report` on the run: the page a person opens, rendered by Chromium with every
+  /// picture loaded and no console error, showing the figures of report.json.
+  private func checkModelCard(state: URL, run: URL, report: [String: Any]) throws {
+    let page = run.appendingPathComponent("card/Signs.html")
+    let written = try CLIFixtures.run([
+      "report", "--state", state.path, "--run", run.path, "--out", page.path, "--name", "Signs",
+    ])
+    XCTAssertEqual(written.status, 0, written.output)
+    let html = try String(contentsOf: page, encoding: .utf8)
+    XCTAssertTrue(html.contains("<a href=\"../best.safetensors\">"))
+    XCTAssertTrue(html.contains("dropnet export --checkpoint"))
+    let browser = try HeadlessBrowser()
+    let loaded = try browser.load(page, evaluating: ShownModelCard.script)
+    XCTAssertEqual(loaded.errors, [])
+    let shown = try ShownModelCard(loaded.value)
+    XCTAssertEqual(shown.title, "Signs · dropnet model card")
+    XCTAssertEqual(shown.sections, ["Model", "Data", "Training", "Quality", "History"])
+    XCTAssertEqual(shown.pictures.filter { !$0.loaded }.map(\.alt), [])
+    // Six movies with up to 6 kept frames each, the learning curves.
+    XCTAssertGreaterThan(shown.pictures.count, 30)
+    XCTAssertEqual(shown.differences(from: report), [])
   }
 }

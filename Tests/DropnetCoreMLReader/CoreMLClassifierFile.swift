@@ -63,6 +63,8 @@ public struct CoreMLClassifierFile: Sendable {
   public var classLabels: [String]
   /// Output feature names.
   public var outputNames: [String]
+  /// The short description of each input and output feature, by name (what Xcode shows).
+  public var featureDescriptions: [String: String]
   /// The output holding the predicted label.
   public var predictedFeatureName: String
   /// The output holding the per-class probabilities.
@@ -128,6 +130,9 @@ public struct CoreMLClassifierFile: Sendable {
     blueBias = scaler.blueBias
     classLabels = labels.vector
     outputNames = description.output.map(\.name)
+    featureDescriptions = Dictionary(
+      (description.input + description.output).map { ($0.name, $0.shortDescription) },
+      uniquingKeysWith: { first, _ in first })
     predictedFeatureName = description.predictedFeatureName
     predictedProbabilitiesName = description.predictedProbabilitiesName
     let meta = description.metadata

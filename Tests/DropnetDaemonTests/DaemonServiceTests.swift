@@ -132,10 +132,12 @@ final class DaemonServiceTests: XCTestCase {
     XCTAssertEqual(model.labels, ["fish", "tool"])
     let versions = try FileManager.default.contentsOfDirectory(
       atPath: harness.output.appendingPathComponent("versions").path)
-    XCTAssertEqual(versions.count, 3 * 3, "model.versions_kept = 3, three formats: \(versions)")
+    XCTAssertEqual(
+      versions.count, 3 * 4, "model.versions_kept = 3, three formats and the page: \(versions)")
     for format in ExportFormat.allCases {
       XCTAssertTrue(versions.contains("DropnetClassifier-\(model.version).\(format)"))
     }
+    XCTAssertTrue(versions.contains("DropnetClassifier-\(model.version).html"))
 
     let status = try DropnetExecutable.run(["status", "--state", harness.state.path])
     XCTAssertEqual(status.status, 0, status.output)

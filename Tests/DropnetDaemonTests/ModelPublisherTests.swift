@@ -50,6 +50,42 @@ final class ModelPublisherTests: XCTestCase {
     }
   }
 
+  /// The model card pages travel with the model: staged and renamed with it, pruned with its
+  /// version, and never left beside a model they do not describe.
+  func testPagesArePublishedPrunedAndRemovedWithTheirModel() throws {
+    let checkpoint = try Checkpoint.read(from: DropnetExecutable.imageNetWeights())
+    let output = try TestFiles.temporaryFolder("publisher")
+    let publisher = ModelPublisher(
+      outputFolder: output, name: "M", versionsKept: 1, formats: [.mlmodel])
+    func pages(_ summary: ExportSummary) -> ModelPublisher.Pages {
+      ModelPublisher.Pages(
+        current: Data("page \(summary.exportVersion)".utf8),
+        version: Data("version page \(summary.exportVersion)".utf8))
+    }
+    func text(_ path: String) -> String? {
+      FileManager.default.contents(atPath: output.appendingPathComponent(path).path).map {
+        String(decoding: $0, as: UTF8.self)
+      }
+    }
+    func versions() throws -> Set<String> {
+      Set(try FileManager.default.contentsOfDirectory(atPath: publisher.versionsFolder.path))
+    }
+
+    _ = try publisher.publish(checkpoint, pages: pages)
+    XCTAssertEqual(text("M.html"), "page 1")
+    XCTAssertEqual(text("versions/M-1.html"), "version page 1")
+    _ = try publisher.publish(checkpoint, pages: pages)
+    XCTAssertEqual(text("M.html"), "page 2")
+    XCTAssertEqual(try versions(), ["M-2.html", "M-2.mlmodel"], "version 1 pruned, page too")
+    // No page this time: the one of version 2 must not stay beside version 3.
+    _ = try publisher.publish(checkpoint)
+    XCTAssertNil(text("M.html"))
+    XCTAssertEqual(try versions(), ["M-3.mlmodel"])
+    XCTAssertEqual(
+      Set(try FileManager.default.contentsOfDirectory(atPath: output.path)),
+      ["M.json", "M.mlmodel", "versions"], "nothing staged is left")
+  }
+
   func testAFailedExportLeavesThePublishedFilesAsTheyWere() throws {
     let checkpoint = try Checkpoint.read(from: DropnetExecutable.imageNetWeights())
     let output = try TestFiles.temporaryFolder("publisher")

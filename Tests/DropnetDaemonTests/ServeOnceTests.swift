@@ -55,11 +55,46 @@ final class ServeOnceTests: XCTestCase {
     let metadata = try XCTUnwrap(json["checkpointMetadata"] as? [String: String])
     XCTAssertEqual(metadata["heldout_accuracy"], String(heldOut))
     XCTAssertEqual(metadata["input_framing"], "center_crop")
+    try checkModelCard(root: root)
     // Again: nothing changed, nothing is retrained, the model stays.
     let again = try DropnetExecutable.run(arguments)
     XCTAssertEqual(again.status, 0, again.output)
     XCTAssertEqual(
       DaemonStatus.load(from: root.appendingPathComponent("state"))?.published?.version, 1)
+  }
+
+  /// The model card page published with the model: beside it and in versions/, rendered by
+  /// Chromium with every picture and no console error, its figures those of the card the
+  /// daemon archived; `dropnet report` writes the same page from the state folder.
+  private func checkModelCard(root: URL) throws {
+    let models = root.appendingPathComponent("models")
+    let page = models.appendingPathComponent("DropnetClassifier.html")
+    XCTAssertTrue(
+      FileManager.default.fileExists(
+        atPath: models.appendingPathComponent("versions/DropnetClassifier-1.html").path))
+    let card = try XCTUnwrap(
+      JSONSerialization.jsonObject(
+        with: Data(contentsOf: root.appendingPathComponent("state/model-cards/1.json")))
+        as? [String: Any])
+    let report = try XCTUnwrap(card["report"] as? [String: Any])
+    XCTAssertEqual((report["heldOut"] as? [String: Any])?["total"] as? Int, 6)
+    let browser = try HeadlessBrowser()
+    let loaded = try browser.load(page, evaluating: ShownModelCard.script)
+    XCTAssertEqual(loaded.errors, [])
+    let shown = try ShownModelCard(loaded.value)
+    XCTAssertEqual(shown.title, "DropnetClassifier v1 · dropnet model card")
+    XCTAssertEqual(shown.pictures.filter { !$0.loaded }.map(\.alt), [])
+    // Two movies' sample frames, the validation mistakes and the learning curves at least.
+    XCTAssertGreaterThan(shown.pictures.count, 8)
+    XCTAssertEqual(shown.differences(from: report), [])
+
+    let elsewhere = root.appendingPathComponent("pages/card.html")
+    let written = try DropnetExecutable.run([
+      "report", "--state", root.appendingPathComponent("state").path, "--out", elsewhere.path,
+    ])
+    XCTAssertEqual(written.status, 0, written.output)
+    let html = try String(contentsOf: elsewhere, encoding: .utf8)
+    XCTAssertTrue(html.contains("<a href=\"../models/DropnetClassifier.mlmodel\">"))
   }
 
   /// Without journald (its socket hidden in a private mount namespace) the daemon's lines go

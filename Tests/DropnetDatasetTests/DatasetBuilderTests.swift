@@ -33,10 +33,13 @@ final class DatasetBuilderTests: XCTestCase {
     return (summary, decoded)
   }
 
-  private func frameFiles() throws -> [String] {
+  /// The kept frames' files (`<label>/<movieID>/<index>.jpg`), or with `dropped` the dropped
+  /// frames' (`<label>/<movieID>/dropped/<index>.jpg`).
+  private func frameFiles(dropped: Bool = false) throws -> [String] {
     let frames = state.appendingPathComponent("frames")
     guard let walker = FileManager.default.enumerator(atPath: frames.path) else { return [] }
-    return walker.compactMap { $0 as? String }.filter { $0.hasSuffix(".jpg") }.sorted()
+    return walker.compactMap { $0 as? String }
+      .filter { $0.hasSuffix(".jpg") && $0.contains("/dropped/") == dropped }.sorted()
   }
 
   func testFirstRunExtractsAndSecondRunDecodesNothing() throws {
@@ -202,9 +205,11 @@ final class DatasetBuilderTests: XCTestCase {
     XCTAssertGreaterThanOrEqual(sharpFrames.count, 30)
     let keptMedian = kept.map(\.sharpness).sorted()[kept.count / 2]
     XCTAssertTrue(blurred.allSatisfy { $0.sharpness < 0.3 * keptMedian })
-    // The dropped frames' files are gone; the kept ones exist.
+    // The kept frames are the training files; the dropped ones are set aside in dropped/.
     let files = Set(try frameFiles().map { ($0 as NSString).lastPathComponent })
     XCTAssertEqual(files, Set(kept.map(\.fileName)))
+    let dropped = Set(try frameFiles(dropped: true).map { ($0 as NSString).lastPathComponent })
+    XCTAssertEqual(dropped, Set(record.frames.filter { $0.dropReason != nil }.map(\.fileName)))
   }
 
   func testAnotherProcessHoldingTheStateIsRefused() throws {

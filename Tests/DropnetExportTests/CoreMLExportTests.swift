@@ -62,6 +62,16 @@ final class CoreMLExportTests: XCTestCase {
     XCTAssertEqual(Set(model.outputNames), ["classLabel", "classLabelProbs"])
     XCTAssertEqual(model.predictedFeatureName, "classLabel")
     XCTAssertEqual(model.predictedProbabilitiesName, "classLabelProbs")
+    // What Xcode shows on the model's page: its image-classifier preview, and a line on each
+    // input and output.
+    XCTAssertEqual(
+      model.metadata.userDefined["com.apple.coreml.model.preview.type"], "imageClassifier")
+    XCTAssertEqual(Set(model.featureDescriptions.keys), ["image", "classLabel", "classLabelProbs"])
+    XCTAssertTrue(
+      model.featureDescriptions["image"]?.contains("request.imageCropAndScaleOption = .centerCrop")
+        ?? false, "\(model.featureDescriptions)")
+    XCTAssertEqual(model.featureDescriptions["classLabel"], "The most likely class")
+    XCTAssertEqual(model.featureDescriptions["classLabelProbs"], "Probability of each class")
     // The model's scaler maps every byte to the value ImagePreprocessor gives the engine,
     // up to float rounding (x * (1/127.5) - 1 versus (x - 127.5) / 127.5).
     let bytes = [UInt8](0...255)

@@ -74,7 +74,7 @@ final class SystemdServiceTests: XCTestCase {
       !$0.isEmpty
     }
 
-    // The published files, readable by a user who is not dropnet.
+    // The published files and the model card page, readable by a user who is not dropnet.
     let summary = try JSONDecoder().decode(
       ExportSummary.self,
       from: Data(contentsOf: container.url("/srv/dropnet/models/DropnetClassifier.json")))
@@ -82,7 +82,9 @@ final class SystemdServiceTests: XCTestCase {
     let model = container.url("/srv/dropnet/models/DropnetClassifier.mlmodel")
     XCTAssertEqual(try CoreMLClassifierFile(contentsOf: model).classLabels, summary.classLabels)
     XCTAssertEqual(summary.files.map(\.format), [.mlmodel, .onnx, .tflite])
-    for file in summary.files.map(\.file) + ["DropnetClassifier.json", "versions"] {
+    for file in summary.files.map(\.file) + [
+      "DropnetClassifier.json", "DropnetClassifier.html", "versions",
+    ] {
       let attributes = try FileManager.default.attributesOfItem(
         atPath: container.url("/srv/dropnet/models/\(file)").path)
       let mode = (attributes[.posixPermissions] as? Int ?? 0) & 0o777

@@ -60,6 +60,15 @@ dncv_status dncv_image_write_jpeg(const dncv_image *image, const char *path,
                                   int32_t quality, char *error,
                                   size_t error_capacity);
 
+/// Encodes `image` as JPEG with `quality` (0-100) into memory: `*out` holds
+/// `*count` bytes, allocated with malloc; release with `dncv_bytes_free`.
+dncv_status dncv_image_encode_jpeg(const dncv_image *image, int32_t quality,
+                                   uint8_t **out, size_t *count, char *error,
+                                   size_t error_capacity);
+
+/// Releases bytes the shim allocated (`dncv_image_encode_jpeg`).
+void dncv_bytes_free(uint8_t *bytes);
+
 /// Writes `image` to `path` in the format its extension names (.png, .jpg).
 dncv_status dncv_image_write(const dncv_image *image, const char *path,
                              char *error, size_t error_capacity);
