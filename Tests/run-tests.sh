@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 # at once (the oneDNN instruction set follows the build, from `dropnet info`).
 echo "== machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(nproc) cores" >&2
 
-bash examples/install-dependencies.sh
+bash examples/install-dependencies.sh --tests
 bash examples/make-examples.sh
 bash examples/fetch-weights.sh
 bash examples/fetch-test-photos.sh

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Installs the Debian packages dropnet builds with, runs with, and tests with; idempotent and
-# quiet when everything is present. Needs root (or sudo) on Debian 12.
+# Installs the Debian packages dropnet builds with, runs with and makes its example from;
+# with --tests, also those only the test suite needs. Idempotent and quiet when everything is
+# present. Needs root (or sudo) on Debian 12.
+#
+#   bash examples/install-dependencies.sh [--tests]
 set -euo pipefail
 
 packages=(
@@ -13,10 +16,17 @@ packages=(
   opencv-doc           # OpenCV's sample videos and photos (tests), ImageNet class names
   gcompris-qt-data     # public-domain photos the example movies are made from
   python3-venv         # examples/python-env.sh: PyPI packages for tests and benchmarks
-  systemd              # journald for the daemon tests; systemd-analyze for the unit tests
-  systemd-container    # systemd-nspawn: DropnetSystemdTests boots a real systemd
-  chromium             # tests render the model card page as a person's browser does
+  systemd              # journald for the daemon; systemd-analyze for the unit tests
 )
+if [[ "${1:-}" == "--tests" ]]; then
+  packages+=(
+    systemd-container # systemd-nspawn: DropnetSystemdTests boots a real systemd
+    chromium          # tests render the model card page as a person's browser does
+  )
+elif [[ -n "${1:-}" ]]; then
+  echo "usage: install-dependencies.sh [--tests]" >&2
+  exit 2
+fi
 
 missing=()
 for package in "${packages[@]}"; do

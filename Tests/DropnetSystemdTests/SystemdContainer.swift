@@ -32,7 +32,7 @@ final class SystemdContainer {
       guard FileManager.default.isExecutableFile(atPath: tool) else {
         throw RequiredEnvironment.unavailable(
           "\(tool) is not installed (Debian packages systemd-container and util-linux: "
-            + "examples/install-dependencies.sh)")
+            + "examples/install-dependencies.sh --tests)")
       }
     }
     Self.removeStaleCgroups()

@@ -43,7 +43,7 @@ public final class HeadlessBrowser {
   public init() throws {
     guard FileManager.default.isExecutableFile(atPath: Self.executable.path) else {
       throw TestFiles.Missing(
-        "missing \(Self.executable.path): install Debian's chromium (examples/install-dependencies.sh)"
+        "missing \(Self.executable.path): install Debian's chromium (examples/install-dependencies.sh --tests)"
       )
     }
     profile = try TestFiles.temporaryFolder("chromium")
