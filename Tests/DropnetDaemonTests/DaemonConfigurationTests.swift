@@ -69,6 +69,7 @@ final class DaemonConfigurationTests: XCTestCase {
       ("[training]\nmin_frames_per_class = 1", "training.min_frames_per_class", "2...1000000"),
       ("[training]\nmax_frames_per_class = -1", "training.max_frames_per_class", "0...1000000"),
       ("[training]\nvalidation_fraction = 0.99", "training.validation_fraction", "0.05...0.9"),
+      ("[training]\naugmented_copies = 65", "training.augmented_copies", "0...64"),
       ("[training]\ntwo_speed = 1", "training.two_speed", "true or false"),
       ("[training]\nframing = \"crop\"", "training.framing", "center_crop or scale_fill"),
       ("[folders]\nheldout = \"photos\"", "folders.heldout", "an absolute path"),
