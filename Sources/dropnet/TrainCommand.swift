@@ -17,10 +17,17 @@ struct TrainCommand: ParsableCommand {
       The epoch with the lowest validation loss is kept.
 
       What trains (`--fine-tune`): `head` trains the head on cached ImageNet features (the \
-      base frozen, fast); `bn` also trains every batch norm of the base (gamma and beta, in \
-      batch-statistics mode); `top:K` also the convolutions of the last K of its 13 blocks; \
-      `all` everything. The base-training modes decode and augment frames on the fly \
-      (`--no-augment` turns that off) and run the whole network every step.
+      base frozen, fast): each frame's features are computed once for the plain frame and \
+      for --augmented-copies (4) augmented draws of it, and every epoch trains each frame \
+      once as one of its copies. `bn` also trains every batch norm of the base (gamma and \
+      beta, in batch-statistics mode); `top:K` also the convolutions of the last K of its 13 \
+      blocks; `all` everything. The base-training modes decode and augment frames on the fly \
+      (`--no-augment` turns augmentation off in every mode) and run the whole network every \
+      step.
+
+      Every image is framed as the phone's app gives it to the exported model (--framing, \
+      the centred square by default). Held-out photos (--heldout, default DROP/.heldout) are \
+      scored through the kept model and reported beside the validation figures.
 
       Writes RUN/best.safetensors (base + head, labels in training order), RUN/history.csv \
       (epoch, loss, accuracy, val_loss, val_accuracy, lr, seconds), RUN/curves.png and \
