@@ -8,18 +8,20 @@
 //   DropnetStorage       crash-safe file writes (temp file, fsync, rename)
 //   DropnetMedia         Swift view of DropnetCV: images, video frames, plots
 //   DropnetKernels       hand-written C kernels oneDNN lacks (fused batch norm + ReLU6 training)
+//   DropnetArchitecture  the one MobileNet v1 table, host tensors, folding, SGD, seeded random
 //   DropnetEngine        oneDNN tensors and layers, MobileNet v1; no files, no daemons
 //   DropnetDataset       drop-folder contract, manifest, incremental frame extraction
 //   DropnetModel         checkpoints (safetensors), TensorFlow GraphDef import
 //   CInotifyTools, CSystemd  system libraries for the daemon (inotify, journald, sd_notify)
 //   DropnetWatch         drop-folder watching: a pure settle/debounce machine and an inotify feed
 //   DropnetJournal       swift-log handler for journald, systemd readiness/watchdog notification
-//   DropnetTraining      validation split, augmentation, class balance, history, batch loader
+//   DropnetTraining      the one Trainer of every mode: split, augmentation, feature cache, reports
 //   DropnetCoreML        CoreML .mlmodel writer: InferenceNetwork -> bytes
 //   DropnetONNX          ONNX writer (opset 13, preprocessing in the graph): InferenceNetwork -> bytes
 //   DropnetTFLite        TFLite writer with Android image classifier metadata (own FlatBuffer
 //                        builder, label file in an appended ZIP): InferenceNetwork -> bytes
 //   DropnetExport        export of a checkpoint in every format: versions, summary, atomic writes
+//   DropnetReport        the model card: its content, its self-contained HTML page, its archive
 //   DropnetDaemon        `dropnet serve`: config, service loop, training seam, publishing
 //   dropnet              the command-line tool: composes the parts
 import PackageDescription
@@ -132,7 +134,11 @@ let package = Package(
       ],
       // The schema subset and its generator script live beside the generated coreml_model.pb.swift.
       exclude: ["Proto/coreml_model.proto"],
-      swiftSettings: strictSwift
+      // Testable in release too: the tests' DropnetCoreMLReader reads the generated (internal)
+      // CoreML types, and a plain `swift build -c release` builds that target as well.
+      swiftSettings: strictSwift + [
+        .unsafeFlags(["-enable-testing"], .when(configuration: .release))
+      ]
     ),
     .target(
       name: "DropnetONNX",
