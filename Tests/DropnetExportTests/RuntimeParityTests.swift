@@ -1,4 +1,5 @@
 import DropnetExport
+import DropnetMedia
 import DropnetModel
 import DropnetTestSupport
 import DropnetTraining
@@ -122,6 +123,89 @@ final class RuntimeParityTests: XCTestCase {
         Case(
           name: float16 ? "Trained16" : "Trained", checkpoint: trained.checkpoint, images: images,
           float16: float16, benchmark: false))
+    }
+  }
+
+  /// Photos of every shape, framed as an app frames them for the model (the framing the
+  /// exported file states, computed here from the photo's size) and run by ONNX Runtime and
+  /// LiteRT, get the probabilities `dropnet predict` gives the same files: for the centred
+  /// square (Vision's default) and for the whole photo squashed (`.scaleFill`).
+  func testPhotosOfEveryShapeGetWhatPredictSays() throws {
+    let trained = try ExportTestSupport.trainedCheckpoint()
+    let folder = try ExportTestSupport.temporaryFolder(for: self)
+    // Landscape 16:9, portrait 3:4, a tall 1:2 strip and a square, cut off-centre from the
+    // held-out photos so the centred square differs from the photo's middle band.
+    let shapes: [(width: Int, height: Int)] = [(320, 180), (240, 320), (150, 300), (256, 256)]
+    var paths: [String] = []
+    let heldOut = ExportTestSupport.examples.appendingPathComponent("heldout")
+    for (index, label) in try FileManager.default.contentsOfDirectory(atPath: heldOut.path)
+      .sorted().enumerated()
+    {
+      let labelFolder = heldOut.appendingPathComponent(label)
+      let name = try XCTUnwrap(
+        try FileManager.default.contentsOfDirectory(atPath: labelFolder.path).sorted().first)
+      let photo = try Image(contentsOf: labelFolder.appendingPathComponent(name).path)
+      let shape = shapes[index % shapes.count]
+      let scale = min(
+        Double(photo.width) / Double(shape.width), Double(photo.height) / Double(shape.height))
+      let width = Int(Double(shape.width) * scale)
+      let height = Int(Double(shape.height) * scale)
+      let cut = try ImagePreprocessor.crop(
+        photo.bytes, width: photo.width, height: photo.height,
+        to: .init(x: photo.width - width, y: 0, width: width, height: height))
+      let path = folder.appendingPathComponent("\(label)-\(shape.width)x\(shape.height).png").path
+      try Image(bytes: cut, width: width, height: height, channelCount: 3)
+        .resized(width: shape.width, height: shape.height).write(to: path)
+      paths.append(path)
+    }
+    XCTAssertEqual(paths.count, 4)
+
+    for framing in InputFraming.allCases {
+      var checkpoint = trained.checkpoint
+      checkpoint.metadata.extra[InputFraming.metadataKey] = framing.rawValue
+      // What `dropnet predict` computes for these files, one at a time as it does.
+      let classifier = try CheckpointClassifier(checkpoint: checkpoint, threads: 2)
+      let predicted = try paths.flatMap { path in
+        try classifier.probabilities(
+          CheckpointClassifier.input(contentsOf: path, framing: classifier.framing)
+        ).map(Double.init)
+      }
+      // What an app hands the exported model: the part of the photo its framing names.
+      let side = ImagePreprocessor.inputSize
+      let appImages = try paths.map { path in
+        let photo = try Image(contentsOf: path)
+        let shorter = min(photo.width, photo.height)
+        let framed =
+          framing == .centerCrop
+          ? try Image(
+            bytes: ImagePreprocessor.crop(
+              photo.bytes, width: photo.width, height: photo.height,
+              to: .init(
+                x: (photo.width - shorter) / 2, y: (photo.height - shorter) / 2, width: shorter,
+                height: shorter)),
+            width: shorter, height: shorter, channelCount: 3)
+          : photo
+        return ExportTestSupport.swappingRedAndBlue(try framed.resized(width: side, height: side).bytes)
+      }
+      let exported = try ModelExporter.export(
+        checkpoint: checkpoint, name: "Shapes", to: folder.appendingPathComponent(framing.rawValue),
+        formats: [.onnx, .tflite])
+      let reports = try ExportTestSupport.runRuntimes(
+        images: appImages, labels: classifier.labels,
+        models: [
+          (.onnx, try XCTUnwrap(exported.url(.onnx))),
+          (.tflite, try XCTUnwrap(exported.url(.tflite))),
+        ],
+        benchmarkRuns: 0, folder: folder)
+      XCTAssertEqual(reports[.onnx]?["inputFraming"] as? String, framing.rawValue)
+      for (format, report) in reports {
+        let rows = try XCTUnwrap(report["probabilities"] as? [[Double]], "\(format)")
+        let (maximum, sameTop) = ExportTestSupport.compareProbabilities(
+          predicted, rows.flatMap { $0 }, classCount: classifier.labels.count)
+        print("photos of every shape, \(framing), \(format): max |p_app - p_predict| = \(maximum)")
+        XCTAssertLessThanOrEqual(maximum, Self.float32Tolerance, "\(framing) \(format)")
+        XCTAssertEqual(sameTop, [Bool](repeating: true, count: paths.count), "\(framing) \(format)")
+      }
     }
   }
 

@@ -87,7 +87,8 @@ def check_onnx(path, images, labels, spec):
            (label_index == probabilities.argmax(axis=1)).all(),
            f"{path}: label_index {label_index} is not the argmax of the probabilities")
     report = {"probabilities": probabilities.astype(float).tolist(),
-              "labelIndex": label_index.tolist()}
+              "labelIndex": label_index.tolist(),
+              "inputFraming": properties.get("input_framing")}
     if spec["benchmarkRuns"] > 0:
         report["imagesPerSecond"] = benchmark(
             lambda image: session.run(None, {"image": image}), images[:1], spec["benchmarkRuns"])

@@ -8,8 +8,9 @@ arguments after `--`) and `dropnet export`. Each test photo is then classified a
 would: the whole square photo (the centred square of a non-square one) resized to the model's
 224x224 input, as iOS Vision does with imageCropAndScaleOption .centerCrop, and run through the
 exported .mlmodel by an independent NumPy CoreML interpreter
-(Tests/DropnetExportTests/mlmodel_interpreter.py). Beside it: the same file fed dropnet's own
-preprocessing (the central 87.5%, area-averaged), and `dropnet predict` on the checkpoint. Prints
+(Tests/DropnetExportTests/mlmodel_interpreter.py). Beside it: the same file fed only the central
+87.5% of the photo (area-averaged: TF-slim's evaluation crop, to tell whether a tighter view
+would help), and `dropnet predict` on the checkpoint (the model's own framing). Prints
 per-class and overall accuracy, the top confusions and the time of each step with the load
 average; --json writes every figure and every photo's predictions. --seeds N trains N times
 (seeds 0..N-1) and pools the counts; --compare A.json B.json compares two results photo by photo.
@@ -56,8 +57,8 @@ DATA = ROOT / "examples" / "generated" / "quality"
 DEFAULT_WORK = ROOT / "examples" / "generated" / "quality-run"
 MODEL_NAME = "Quality"
 RESIZE_FILTERS = {"bilinear": Image.BILINEAR, "box": Image.BOX, "bicubic": Image.BICUBIC, "lanczos": Image.LANCZOS}
-# dropnet's own preprocessing keeps the central 87.5% of the shorter side (ImagePreprocessor).
-DROPNET_CENTRAL_FRACTION = 0.875
+# TF-slim's evaluation crop: the central 87.5% of the shorter side.
+CENTRAL_FRACTION = 0.875
 BATCH = 4
 
 
@@ -134,12 +135,12 @@ def phone_input(path, size, resize):
     return np.asarray(image.crop((left, top, left + side, top + side)).resize(size, RESIZE_FILTERS[resize]))
 
 
-def dropnet_input(path, size):
-    """dropnet's own preprocessing: the central 87.5% square, area-averaged to the input size."""
+def central_input(path, size):
+    """The central 87.5% square, area-averaged to the input size."""
     image = Image.open(path).convert("RGB")
     width, height = image.size
     shorter = min(width, height)
-    side = min(shorter, max(1, round(DROPNET_CENTRAL_FRACTION * shorter)))
+    side = min(shorter, max(1, round(CENTRAL_FRACTION * shorter)))
     left, top = (width - side) // 2, (height - side) // 2
     return np.asarray(image.crop((left, top, left + side, top + side)).resize(size, Image.BOX))
 
@@ -204,7 +205,7 @@ def print_report(result):
     columns = result["columns"]
     titles = {
         "exported": "exported .mlmodel",
-        "exported_dropnet_crop": "same, dropnet crop",
+        "exported_dropnet_crop": "same, central 87.5%",
         "predict": "dropnet predict",
     }
     width = max(len(label) for label in result["classes"] + ["mean of classes"]) + 2
@@ -218,7 +219,7 @@ def print_report(result):
     )
     print(
         f"exported .mlmodel: the whole photo resized to 224x224 (PIL {result['resize']}), as an iPhone app with "
-        "Vision's .centerCrop; same, dropnet crop: the central 87.5%, PIL box; dropnet predict: the checkpoint"
+        "Vision's .centerCrop; same, central 87.5%: PIL box; dropnet predict: the checkpoint"
     )
     print("class".ljust(width) + "".join(titles[c].rjust(22) for c in columns))
     for label in result["classes"]:
@@ -420,8 +421,8 @@ def main():
         size = network.input_size
         exported = steps.run("interpret" + tag, lambda: interpret(
             network, photos, lambda path: phone_input(path, size, options.resize)))
-        cropped = steps.run("interpret, dropnet crop" + tag, lambda: interpret(
-            network, photos, lambda path: dropnet_input(path, size)))
+        cropped = steps.run("interpret, central 87.5%" + tag, lambda: interpret(
+            network, photos, lambda path: central_input(path, size)))
         predicted = steps.run("predict" + tag, lambda: dropnet_predict(
             dropnet, checkpoint, photos, logs / f"predict{suffix}.log"))
         runs.append({
