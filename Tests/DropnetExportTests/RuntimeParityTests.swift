@@ -185,7 +185,8 @@ final class RuntimeParityTests: XCTestCase {
                 height: shorter)),
             width: shorter, height: shorter, channelCount: 3)
           : photo
-        return ExportTestSupport.swappingRedAndBlue(try framed.resized(width: side, height: side).bytes)
+        return ExportTestSupport.swappingRedAndBlue(
+          try framed.resized(width: side, height: side).bytes)
       }
       let exported = try ModelExporter.export(
         checkpoint: checkpoint, name: "Shapes", to: folder.appendingPathComponent(framing.rawValue),
