@@ -72,7 +72,7 @@ struct FeatureBatches: BatchSource {
     let start = DispatchTime.now().uptimeNanoseconds
     let pass = head.train(
       features: features, classIndices: rows.map { trainingClasses[$0] },
-      classWeights: classWeights, learningRate: settings.learningRate,
+      classWeights: classWeights, learningRate: settings.resolvedLearningRate,
       momentum: settings.momentum, weightDecay: settings.weightDecay, dropoutSeed: dropoutSeed)
     stepSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
     stepImages += rows.count

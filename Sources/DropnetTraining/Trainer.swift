@@ -125,7 +125,7 @@ public struct Trainer {
         TrainingHistory.Epoch(
           epoch: epoch, loss: lossSum / Double(max(examples, 1)),
           accuracy: correctSum / Double(max(examples, 1)), validationLoss: validation.loss,
-          validationAccuracy: validation.accuracy, learningRate: settings.learningRate,
+          validationAccuracy: validation.accuracy, learningRate: settings.resolvedLearningRate,
           seconds: seconds))
       if best == nil || validation.loss < best!.loss {
         best = (
@@ -179,13 +179,13 @@ public struct Trainer {
     let features = try network.forward(images)
     let pass = head.train(
       features: features.values, classIndices: classIndices, classWeights: classWeights,
-      learningRate: settings.learningRate, momentum: settings.momentum,
+      learningRate: settings.resolvedLearningRate, momentum: settings.momentum,
       weightDecay: settings.weightDecay, dropoutSeed: dropoutSeed, computeFeatureGradients: true)
     try network.backward(
       featureGradients: HostTensor(
         shape: features.shape, values: pass.featureGradients.map(Float.init)))
     network.update(
-      learningRate: Float(settings.learningRate), momentum: Float(settings.momentum),
+      learningRate: Float(settings.resolvedLearningRate), momentum: Float(settings.momentum),
       weightDecay: Float(settings.weightDecay))
     return pass
   }

@@ -85,7 +85,7 @@ public struct TrainingReport: Codable, Sendable, Equatable {
       self.fineTune = fineTune
       epochs = settings.epochs
       batchSize = settings.resolvedBatchSize
-      learningRate = settings.learningRate
+      learningRate = settings.resolvedLearningRate
       momentum = settings.momentum
       weightDecay = settings.weightDecay
       dropoutRate = settings.dropoutRate

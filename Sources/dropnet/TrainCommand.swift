@@ -13,7 +13,8 @@ struct TrainCommand: ParsableCommand {
       Reads STATE/manifest.json and the frames `dropnet extract` wrote, splits them without \
       leakage (whole movies when a class has several, else the last 25% of each movie by \
       time, with a 1 s gap), and trains the seed's head (Dense 256, ReLU, BatchNorm, Dropout \
-      0.5, Dense, softmax) with SGD (lr 1e-3, momentum 0.9) and class-balanced loss weights. \
+      0.5, Dense, softmax) with SGD (momentum 0.9; learning rate 5e-3 for the head, the \
+      seed's 1e-3 when the base trains too) and class-balanced loss weights. \
       The epoch with the lowest validation loss is kept.
 
       What trains (`--fine-tune`): `head` trains the head on cached ImageNet features (the \
@@ -84,8 +85,10 @@ struct TrainCommand: ParsableCommand {
   @Option(name: .long, help: "Epochs.")
   var epochs: Int = 30
 
-  @Option(name: .long, help: "Learning rate.")
-  var learningRate: Double = 1e-3
+  @Option(
+    name: .long,
+    help: "SGD learning rate (default: 0.005 for head, the seed's 0.001 for the base modes).")
+  var learningRate: Double?
 
   @Option(name: .long, help: "Share of each class held out for validation.")
   var validation: Double = 0.25
