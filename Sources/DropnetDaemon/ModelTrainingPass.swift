@@ -31,12 +31,21 @@ public final class ModelTrainingPass: TrainingPass {
     precision = request.settings.precision
     let started = DispatchTime.now().uptimeNanoseconds
     let result: TrainingResult
+    var reportedTenth = 0
     do {
       result = try Trainer(settings: request.settings).train(
         manifest: request.manifest, stateFolder: request.stateFolder, start: start,
         warmStart: request.warmStart, cache: mode == .head ? try cache(for: request) : nil,
         progress: { progress in
-          if progress.step == progress.steps {
+          if progress.isComputingFeatures {
+            // Every tenth: each status is written to disk and sent to systemd.
+            let tenth = progress.featuresComputed * 10 / max(progress.featuresToCompute, 1)
+            if tenth > reportedTenth {
+              reportedTenth = tenth
+              request.progress(
+                "features \(progress.featuresComputed)/\(progress.featuresToCompute) images")
+            }
+          } else if progress.step == progress.steps {
             request.progress("\(self.mode) epoch \(progress.epoch)/\(progress.epochs)")
           }
         }, shouldStop: request.shouldStop)

@@ -21,19 +21,32 @@ struct FeatureBatches: BatchSource {
   let waitedSeconds = 0.0
 
   /// Computes (or takes from `cache`) the features of `split`'s frames; `shouldStop` is asked
-  /// between batches of the base network.
+  /// between batches of the base network, and `progress` told the images computed so far and
+  /// in all after each batch.
   init(
     split: DatasetSplit, classIndex: [Label: Int], classWeights: [Double], cache: FeatureCache,
-    settings: TrainingSettings, shouldStop: () -> Bool
+    settings: TrainingSettings, shouldStop: () -> Bool,
+    progress: (_ computed: Int, _ total: Int) -> Void = { _, _ in }
   ) throws {
     let secondsBefore = cache.computeSeconds
+    let copies = Array(0...settings.cachedCopies)
+    let total =
+      try copies.reduce(0) { $0 + (try cache.missingCount(of: split.training, copy: $1)) }
+      + (try cache.missingCount(of: split.validation))
+    var computed = 0
+    func counted(_ count: Int) {
+      computed += count
+      progress(computed, total)
+    }
     var trainingFeatures: [Float] = []
     var trainingClasses: [Int] = []
-    for copy in 0...settings.cachedCopies {
-      trainingFeatures += try cache.features(of: split.training, copy: copy, shouldStop: shouldStop)
+    for copy in copies {
+      trainingFeatures += try cache.features(
+        of: split.training, copy: copy, shouldStop: shouldStop, computed: counted)
       trainingClasses += split.training.map { classIndex[$0.label]! }
     }
-    validation = try cache.features(of: split.validation, shouldStop: shouldStop)
+    validation = try cache.features(
+      of: split.validation, shouldStop: shouldStop, computed: counted)
     self.trainingFeatures = trainingFeatures
     self.trainingClasses = trainingClasses
     frameCount = split.training.count

@@ -102,11 +102,23 @@ public final class FeatureCache {
     return hasher.finalize().map { String(format: "%02x", $0) }.joined()
   }
 
+  /// How many of `samples` (distinct frames) have no features of copy `copy` yet.
+  public func missingCount(of samples: [TrainingSample], copy: Int = 0) throws -> Int {
+    var keys = Set<Key>()
+    for sample in samples {
+      let key = Key(contentHash: try contentHash(of: sample), copy: copy)
+      if features[key] == nil { keys.insert(key) }
+    }
+    return keys.count
+  }
+
   /// Features [samples.count * 1024] (row-major, in `samples` order) of copy `copy` of each
   /// frame, computing only the missing ones; `shouldStop` is asked before each batch of the
-  /// base network, and a true answer ends with a `.cancelled` error (what was computed stays).
+  /// base network, and a true answer ends with a `.cancelled` error (what was computed stays);
+  /// `computed` is told each batch's image count once it is done.
   public func features(
-    of samples: [TrainingSample], copy: Int = 0, shouldStop: () -> Bool = { false }
+    of samples: [TrainingSample], copy: Int = 0, shouldStop: () -> Bool = { false },
+    computed: (Int) -> Void = { _ in }
   ) throws -> [Float] {
     guard copy == 0 || augmentation != nil else {
       throw TrainingError(
@@ -137,6 +149,7 @@ public final class FeatureCache {
         features[key] = Array(output[(offset * width)..<((offset + 1) * width)])
       }
       computedCount += batch.count
+      computed(batch.count)
     }
     return keys.flatMap { features[$0]! }
   }

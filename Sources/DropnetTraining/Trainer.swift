@@ -15,14 +15,23 @@ import Foundation
 /// ends training with a `.cancelled` error at a batch boundary (the weights are never
 /// half-updated, and nothing is returned). Deterministic given the seed on one thread.
 public struct Trainer {
-  /// Where a running training is, for progress display.
+  /// Where a running training is, for progress display: computing the base's features of
+  /// the frames (head mode, `epoch` 0), then training.
   public struct Progress: Sendable {
+    /// 0 while features are computed, then 1...epochs.
     public var epoch: Int
     public var epochs: Int
     public var step: Int
     public var steps: Int
     /// Mean training loss of the epoch so far.
     public var loss: Double
+    /// Head mode: images (frames and their augmented copies) the base network has run on so
+    /// far, of `featuresToCompute` not yet in the feature cache.
+    public var featuresComputed = 0
+    public var featuresToCompute = 0
+
+    /// Whether features are being computed (no epoch has started).
+    public var isComputingFeatures: Bool { epoch == 0 }
   }
 
   public var settings: TrainingSettings
@@ -71,7 +80,13 @@ public struct Trainer {
       }
       source = try FeatureBatches(
         split: split, classIndex: classIndex, classWeights: classWeights, cache: cache,
-        settings: settings, shouldStop: shouldStop)
+        settings: settings, shouldStop: shouldStop
+      ) { computed, total in
+        progress?(
+          Progress(
+            epoch: 0, epochs: settings.epochs, step: 0, steps: 0, loss: .nan,
+            featuresComputed: computed, featuresToCompute: total))
+      }
       randomSalt = 0x5EED_0F0B_A7C4_0000
       contentHashes = try (split.training + split.validation).map { try cache.contentHash(of: $0) }
     } else {

@@ -166,9 +166,16 @@ struct TrainCommand: ParsableCommand {
       let result = try Trainer(settings: settings).train(
         manifest: manifest, stateFolder: stateURL, start: start, warmStart: warmStart
       ) { progress in
-        terminal.progress(
-          "epoch \(progress.epoch)/\(progress.epochs) step \(progress.step)/\(progress.steps) "
-            + "loss \(String(format: "%.4f", progress.loss))")
+        if progress.isComputingFeatures {
+          terminal.progress(
+            "computing ImageNet features: \(progress.featuresComputed)/"
+              + "\(progress.featuresToCompute) images (frames and \(settings.cachedCopies) "
+              + "augmented copies of each training frame)")
+        } else {
+          terminal.progress(
+            "epoch \(progress.epoch)/\(progress.epochs) step \(progress.step)/\(progress.steps) "
+              + "loss \(String(format: "%.4f", progress.loss))")
+        }
       }
       terminal.clearProgress()
       if settings.mode != .head {

@@ -231,6 +231,42 @@ final class HeadTrainingTests: XCTestCase {
     XCTAssertNotEqual(Set(drawnRows[0]), Set(drawnRows[1]), "epochs draw other copies")
   }
 
+  /// Progress counts the base network's images up to exactly what is computed (training
+  /// frames with their copies, validation frames), before the first epoch; a second training
+  /// on the same cache computes nothing.
+  func testProgressCountsTheFeaturesThenTheEpochs() throws {
+    let shared = try Self.sharedData()
+    var settings = TrainingSettings()
+    settings.augmentedCopies = 2
+    settings.epochs = 2
+    settings.maximumFramesPerClass = 2
+    settings.threads = 2
+    let cache = try FeatureCache(
+      baseWeights: shared.base.tensors, stateFolder: shared.stateFolder,
+      augmentation: settings.cachedAugmentation, threads: 2)
+    func train() throws -> [Trainer.Progress] {
+      var seen: [Trainer.Progress] = []
+      _ = try Trainer(settings: settings).train(
+        manifest: shared.manifest, stateFolder: shared.stateFolder, start: shared.base,
+        cache: cache, progress: { seen.append($0) })
+      return seen
+    }
+    let seen = try train()
+    let features = seen.filter(\.isComputingFeatures)
+    let split = try settings.split(of: shared.manifest)
+    let expected = split.training.count * (settings.augmentedCopies + 1) + split.validation.count
+    XCTAssertEqual(cache.computedCount, expected)
+    XCTAssertEqual(features.last?.featuresComputed, expected)
+    XCTAssertTrue(features.allSatisfy { $0.featuresToCompute == expected })
+    XCTAssertEqual(
+      features.map(\.featuresComputed), features.map(\.featuresComputed).sorted(),
+      "counts only go up")
+    let firstEpoch = try XCTUnwrap(seen.firstIndex { !$0.isComputingFeatures })
+    XCTAssertEqual(firstEpoch, features.count, "features come before the epochs")
+    XCTAssertEqual(Set(seen[firstEpoch...].map(\.epoch)), [1, 2])
+    XCTAssertTrue(try train().allSatisfy { !$0.isComputingFeatures }, "all features cached")
+  }
+
   func testCacheComputesEachCopyOnceAndAugmentedCopiesAreSeededByContent() throws {
     let shared = try Self.sharedData()
     let frames = TrainingSettings.thin(
