@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fetches the ImageNet MobileNet v1 1.0/224 frozen GraphDef used by dropnet's tests and
-# `dropnet import-weights`, into examples/weights/mobilenet_v1_imagenet.pb (git-ignored).
+# `dropnet weights import`, into examples/weights/mobilenet_v1_imagenet.pb (git-ignored).
 #
 # Source: PyPI sdist nudity==0.2.3 (MIT licence), which ships nudity/files/retrained_graph.pb:
 # a TensorFlow frozen GraphDef whose MobileNet part is the original ImageNet MobileNet v1

@@ -75,7 +75,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
   public var batchSize = 32
   /// Compute threads; 0 = one per core.
   public var threads = 0
-  /// Every class needs this many kept frames, or nothing is trained.
+  /// A class with fewer kept frames waits, left out of training, while the others train.
   public var minimumFramesPerClass = 20
   /// Most frames per class and side of the split used for training (0 = all).
   public var maximumFramesPerClass = 0

@@ -1,10 +1,10 @@
 /// Whether a retrained model replaces the published one: pure, so tests give it numbers.
 ///
-/// The published model is scored on the *current* validation set when it can be (same
-/// classes, and its base is the ImageNet base whose features are cached: the daemon runs its
-/// head on the cached validation features); otherwise its stored validation accuracy stands
-/// in. A model whose classes differ from the published one's always passes: the published one
-/// cannot classify the current classes at all.
+/// Both models are compared on the held-out photos when there are some, else the published
+/// model is scored on the *current* validation frames (the daemon runs it on them); its
+/// stored validation accuracy stands in only when that scoring fails. A model whose classes
+/// differ from the published one's always passes: the published one cannot classify the
+/// current classes at all.
 public struct PublishGate: Sendable, Equatable {
   /// The gate's answer with both figures, for the log.
   public struct Decision: Sendable, Equatable {

@@ -2,8 +2,8 @@ import DropnetDataset
 import Foundation
 
 /// What a training run stores about itself in its checkpoint's metadata (`extra`), under
-/// stable key names, so that an exported model can carry them (`CoreMLExporter` copies them
-/// into the `.mlmodel`'s `userDefined` metadata under the same names) and the daemon can
+/// stable key names, so that an exported model can carry them (`ModelExporter` copies them
+/// into every format's metadata under the same names) and the daemon can
 /// show where a model came from.
 ///
 /// Every value is a string (safetensors metadata is a string map); lists and per-class counts

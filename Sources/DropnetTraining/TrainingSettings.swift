@@ -47,7 +47,8 @@ public struct TrainingSettings: Sendable, Hashable {
   /// Engine threads (the machine's cores by default).
   public var threads = ProcessInfo.processInfo.activeProcessorCount
   /// What the base network computes in while training (cached features, steps, validation):
-  /// bfloat16 where the CPU runs it natively, float32 elsewhere (`Precision.automatic`).
+  /// bfloat16 where the CPU runs it natively and faster, float32 elsewhere
+  /// (`Precision.automatic`).
   /// Master weights and the head stay float32 (the head is Double), and exported models are
   /// float32 or float16 either way.
   public var precision = Precision.automatic

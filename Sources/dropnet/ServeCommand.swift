@@ -33,8 +33,8 @@ struct ServeCommand: ParsableCommand {
       then the change is extracted and retrained.
 
       Under systemd: READY=1 once watching, STATUS= kept current, WATCHDOG=1 from its own \
-      thread, STOPPING=1. Logs go to journald with DROPNET_EVENT=extracted, training_started, \
-      epoch, published, rejected, error (try `journalctl -u dropnet DROPNET_EVENT=published`), \
+      thread, STOPPING=1. Logs go to journald with DROPNET_EVENT=extracted, removed, waiting, \
+      training_started, epoch, published, rejected, error, stopping (try `journalctl -u dropnet DROPNET_EVENT=published`), \
       or to stderr without journald. `dropnet status --state DIR` shows the daemon's view.
 
       Configuration: --config FILE (TOML, every key in systemd/dropnet.toml); each flag \
@@ -65,6 +65,11 @@ struct ServeCommand: ParsableCommand {
   var frameRate: Double?
   @Option(name: .long, help: "extraction.max_frames: most frames sampled per movie.")
   var maxFrames: Int?
+  @Option(name: .long, help: "extraction.max_side: longest side of a stored frame, in pixels.")
+  var maxSide: Int?
+  @Option(
+    name: .long, help: "extraction.quality_filter: drop blurred and near-duplicate frames.")
+  var qualityFilter: Bool?
   @Option(name: .long, help: "training.fine_tune: the second pass's mode (head).")
   var fineTune: String?
   @Option(name: .long, help: "training.fast_epochs: epochs of the fast pass.")
@@ -81,8 +86,13 @@ struct ServeCommand: ParsableCommand {
   var minFramesPerClass: Int?
   @Option(name: .long, help: "training.max_frames_per_class: frames used per class (0 = all).")
   var maxFramesPerClass: Int?
+  @Option(name: .long, help: "training.validation_fraction: share of each class held out.")
+  var validationFraction: Double?
   @Option(name: .long, help: "training.two_speed: fast pass first (true/false).")
   var twoSpeed: Bool?
+  @Option(
+    name: .long, help: "training.augmented_copies: augmented copies cached per frame (head).")
+  var augmentedCopies: Int?
   @Option(name: .long, help: "training.framing: center_crop (Vision's default) or scale_fill.")
   var framing: String?
   @Option(name: .long, help: "training.precision: auto, float32 or bfloat16.")
@@ -119,6 +129,8 @@ struct ServeCommand: ParsableCommand {
     put("model.formats", formats.map { .string($0) })
     put("extraction.frame_rate", frameRate.map { .double($0) })
     put("extraction.max_frames", maxFrames.map { .integer($0) })
+    put("extraction.max_side", maxSide.map { .integer($0) })
+    put("extraction.quality_filter", qualityFilter.map { .bool($0) })
     put("training.fine_tune", fineTune.map { .string($0) })
     put("training.fast_epochs", fastEpochs.map { .integer($0) })
     put("training.epochs_fresh", epochsFresh.map { .integer($0) })
@@ -127,7 +139,9 @@ struct ServeCommand: ParsableCommand {
     put("training.threads", threads.map { .integer($0) })
     put("training.min_frames_per_class", minFramesPerClass.map { .integer($0) })
     put("training.max_frames_per_class", maxFramesPerClass.map { .integer($0) })
+    put("training.validation_fraction", validationFraction.map { .double($0) })
     put("training.two_speed", twoSpeed.map { .bool($0) })
+    put("training.augmented_copies", augmentedCopies.map { .integer($0) })
     put("training.framing", framing.map { .string($0) })
     put("training.precision", precision.map { .string($0) })
     put("publish.gate", gate.map { .bool($0) })

@@ -5,6 +5,30 @@ import XCTest
 /// `--help` texts are paragraphs: the argument parser wraps them to the terminal, so a line
 /// broken by hand in the source would be broken twice ("without\nleakage" mid-line).
 final class HelpTests: XCTestCase {
+  /// Every key of the example configuration file has a `dropnet serve` flag, whose help
+  /// names the key.
+  func testEveryConfigurationKeyHasAServeFlag() throws {
+    let toml = try String(
+      contentsOf: TestFiles.packageRoot.appendingPathComponent("systemd/dropnet.toml"),
+      encoding: .utf8)
+    var section = ""
+    var keys: [String] = []
+    for line in toml.components(separatedBy: "\n") {
+      let trimmed = line.trimmingCharacters(in: .whitespaces)
+      if trimmed.hasPrefix("[") {
+        section = String(trimmed.dropFirst().prefix { $0 != "]" })
+      } else if !trimmed.hasPrefix("#"), let equals = trimmed.firstIndex(of: "=") {
+        keys.append(section + "." + trimmed[..<equals].trimmingCharacters(in: .whitespaces))
+      }
+    }
+    XCTAssertGreaterThan(keys.count, 20, "the file's keys were not read")
+    let help = try DropnetExecutable.run(["serve", "--help"])
+    XCTAssertEqual(help.status, 0, help.output)
+    for key in keys {
+      XCTAssertTrue(help.output.contains(key + ":"), "serve --help names no flag for \(key)")
+    }
+  }
+
   func testHelpTextsHaveNoHandMadeLineBreaks() throws {
     let dump = try DropnetExecutable.run(["--experimental-dump-help"])
     XCTAssertEqual(dump.status, 0, dump.output)
