@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages dropnet builds with, runs with and makes its example from;
-# with --tests, also those only the test suite needs. Idempotent and quiet when everything is
-# present. Needs root (or sudo) on Debian 12.
+# with --tests, also those only the test suite needs; with --quality, those the quality
+# benchmark's data set is made from (examples/README.md, "Quality benchmark"; not needed by
+# the tests or CI). Idempotent and quiet when everything is present. Needs root (or sudo) on
+# Debian 12.
 #
-#   bash examples/install-dependencies.sh [--tests]
+#   bash examples/install-dependencies.sh [--tests] [--quality]
 set -euo pipefail
 
 packages=(
@@ -18,15 +20,26 @@ packages=(
   python3-venv         # examples/python-env.sh: PyPI packages for tests and benchmarks
   systemd              # journald for the daemon; systemd-analyze for the unit tests
 )
-if [[ "${1:-}" == "--tests" ]]; then
-  packages+=(
-    systemd-container # systemd-nspawn: DropnetSystemdTests boots a real systemd
-    chromium          # tests render the model card page as a person's browser does
-  )
-elif [[ -n "${1:-}" ]]; then
-  echo "usage: install-dependencies.sh [--tests]" >&2
-  exit 2
-fi
+for option in "$@"; do
+  case "$option" in
+    --tests)
+      packages+=(
+        systemd-container # systemd-nspawn: DropnetSystemdTests boots a real systemd
+        chromium          # tests render the model card page as a person's browser does
+      )
+      ;;
+    --quality)
+      packages+=(
+        tuxpaint-stamps-default # cut-out photos with alpha channels (the objects), ~160 MB
+        tuxpaint-data           # Tux Paint's photographic templates (backgrounds)
+      )
+      ;;
+    *)
+      echo "usage: install-dependencies.sh [--tests] [--quality]" >&2
+      exit 2
+      ;;
+  esac
+done
 
 missing=()
 for package in "${packages[@]}"; do

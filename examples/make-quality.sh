@@ -13,7 +13,7 @@ command -v ffmpeg >/dev/null || missing+=("ffmpeg")
 [[ -f /usr/share/gcompris-qt/rcc/details.rcc ]] || missing+=("gcompris-qt-data")
 [[ -f /usr/share/doc/opencv-doc/examples/data/home.jpg ]] || missing+=("opencv-doc")
 if ((${#missing[@]})); then
-  echo "make-quality: missing ${missing[*]}; install with: bash examples/install-quality-dependencies.sh" >&2
+  echo "make-quality: missing ${missing[*]}; install with: bash examples/install-dependencies.sh --quality" >&2
   exit 1
 fi
 if [[ "$(ffmpeg -hide_banner -encoders 2>/dev/null)" != *libx265* ]]; then

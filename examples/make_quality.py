@@ -235,7 +235,7 @@ def check_sources():
             if not stamp_file(stamp).exists():
                 raise BuildError(
                     f"{stamp_file(stamp)} is missing; install the stamps with "
-                    "`bash examples/install-quality-dependencies.sh` (Debian tuxpaint-stamps-default)"
+                    "`bash examples/install-dependencies.sh --quality` (Debian tuxpaint-stamps-default)"
                 )
     shared = {b.path for b in MOVIE_BACKGROUNDS} & {b.path for b in TEST_BACKGROUNDS}
     if shared:
@@ -248,7 +248,7 @@ def check_sources():
         if Path(background.path).is_absolute() and not Path(background.path).exists():
             package = "tuxpaint-data" if str(TEMPLATES) in background.path else "opencv-doc"
             raise BuildError(
-                f"{background.path} is missing; install it with `bash examples/install-quality-dependencies.sh` "
+                f"{background.path} is missing; install it with `bash examples/install-dependencies.sh --quality` "
                 f"(Debian {package})"
             )
     if not DETAILS_BUNDLE.exists():
