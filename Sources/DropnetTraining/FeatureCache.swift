@@ -104,12 +104,22 @@ public final class FeatureCache {
 
   /// How many of `samples` (distinct frames) have no features of copy `copy` yet.
   public func missingCount(of samples: [TrainingSample], copy: Int = 0) throws -> Int {
-    var keys = Set<Key>()
-    for sample in samples {
-      let key = Key(contentHash: try contentHash(of: sample), copy: copy)
-      if features[key] == nil { keys.insert(key) }
+    missing(try keys(of: samples, copy: copy), samples).count
+  }
+
+  private func keys(of samples: [TrainingSample], copy: Int) throws -> [Key] {
+    try samples.map { Key(contentHash: try contentHash(of: $0), copy: copy) }
+  }
+
+  /// The distinct frames among `samples` (with their `keys`) that have no features yet.
+  private func missing(_ keys: [Key], _ samples: [TrainingSample]) -> [(Key, TrainingSample)] {
+    var missing: [(Key, TrainingSample)] = []
+    var seen = Set<Key>()
+    for (key, sample) in zip(keys, samples) where features[key] == nil && seen.insert(key).inserted
+    {
+      missing.append((key, sample))
     }
-    return keys.count
+    return missing
   }
 
   /// Features [samples.count * 1024] (row-major, in `samples` order) of copy `copy` of each
@@ -124,14 +134,9 @@ public final class FeatureCache {
       throw TrainingError(
         .invalidSetting, "copy \(copy) asked for, but the cache has no augmentation")
     }
-    let keys = try samples.map { Key(contentHash: try contentHash(of: $0), copy: copy) }
+    let keys = try keys(of: samples, copy: copy)
     usedKeys.formUnion(keys)
-    var missing: [(Key, TrainingSample)] = []
-    var seen = Set<Key>()
-    for (key, sample) in zip(keys, samples) where features[key] == nil && seen.insert(key).inserted
-    {
-      missing.append((key, sample))
-    }
+    let missing = missing(keys, samples)
     let start = DispatchTime.now().uptimeNanoseconds
     defer { computeSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
     for batchStart in stride(from: 0, to: missing.count, by: network.batchSize) {
