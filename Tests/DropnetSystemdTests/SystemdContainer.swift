@@ -47,6 +47,7 @@ final class SystemdContainer {
     process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
     process.arguments = [
       "--pdeathsig", "TERM", "--", "/bin/bash", Self.script.path, folder.path, name,
+      TestFiles.packageRoot.path,
     ]
     var environment = ProcessInfo.processInfo.environment
     environment["NOTIFY_SOCKET"] = notify.path

@@ -2,7 +2,7 @@
 # Boots this machine's own root under a real systemd in a container (as root), for
 # DropnetSystemdTests (SystemdContainer.swift starts it and stops it with SIGTERM):
 #
-#   NOTIFY_SOCKET=SOCKET boot-container.sh FOLDER NAME
+#   NOTIFY_SOCKET=SOCKET boot-container.sh FOLDER NAME PACKAGE
 #
 # FOLDER/merged is an overlay of / whose writes all land in FOLDER/upper: the machine's root
 # is never changed. The overlay is mounted in a mount namespace of this script's own, so the
@@ -11,9 +11,12 @@
 # payload/ and itself in supervisor/ of the cgroup it starts in, and two test runs must not
 # share them); FOLDER/cgroups lists the folders made, for the caller to remove. Then it
 # becomes systemd-nspawn, which sends X_NSPAWN_LEADER_PID= and READY=1 to NOTIFY_SOCKET.
+# PACKAGE (the dropnet checkout under test) is bound read-only at its own path: the overlay
+# holds it already, except where nspawn mounts a fresh tmpfs (/tmp, a clone's usual place).
 set -euo pipefail
-folder=${1:?usage: boot-container.sh FOLDER NAME}
-name=${2:?usage: boot-container.sh FOLDER NAME}
+folder=${1:?usage: boot-container.sh FOLDER NAME PACKAGE}
+name=${2:?usage: boot-container.sh FOLDER NAME PACKAGE}
+package=${3:?usage: boot-container.sh FOLDER NAME PACKAGE}
 
 if [[ "${DROPNET_BOOT_NAMESPACE:-}" != "$name" ]]; then
   # Read before moving: /proc/self/cgroup changes as this process moves.
@@ -43,4 +46,4 @@ mount -t overlay overlay -o "lowerdir=/,upperdir=$folder/upper,workdir=$folder/w
 # --unit=basic.target: the host's own services (its multi-user.target) are not under test.
 exec systemd-nspawn --quiet --directory="$folder/merged" --machine="$name" --boot \
   --register=no --keep-unit --private-network --console=pipe --notify-ready=yes \
-  --system-call-filter=@memlock -- --unit=basic.target
+  --system-call-filter=@memlock --bind-ro="$package" -- --unit=basic.target
